@@ -1,0 +1,145 @@
+/**
+ * Shared building blocks of every network in this folder: parameter sets, PyTorch-style
+ * initialisation, convolutions and instance normalisation, all plain functions over tensors.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Named trainable tensors of one network, keyed by a stable name used in checkpoints. */
+export type Params = Readonly<Record<string, tf.Variable>>;
+
+/** Shape of a convolution filter in tfjs layout `[kh, kw, inChannels, outChannels]`. */
+export type FilterShape = readonly [number, number, number, number];
+
+/** Options of {@link initUniform}. */
+export interface InitOptions {
+  /** Number of inputs feeding one output unit; the bound is `1 / sqrt(fanIn)`. */
+  readonly fanIn: number;
+  /** Seed of tfjs's JS-side generator, so weights do not depend on the backend. */
+  readonly seed: number;
+}
+
+/**
+ * Creates a trainable tensor drawn from U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
+ *
+ * This is the bound that PyTorch's default `kaiming_uniform_(a=sqrt(5))` gives for convolution
+ * and linear weights, so a network starts where the course's PyTorch code starts.
+ *
+ * @param shape Shape of the tensor.
+ * @param options Fan-in and seed.
+ * @returns A new variable; the caller owns it.
+ * @example
+ * ```ts
+ * const w = initUniform([3, 3, 8, 16], { fanIn: 3 * 3 * 8, seed: 1 });
+ * ```
+ */
+export function initUniform(shape: readonly number[], options: InitOptions): tf.Variable {
+  const bound = 1 / Math.sqrt(options.fanIn);
+  return tf.tidy(() =>
+    tf.variable(tf.randomUniform([...shape], -bound, bound, "float32", options.seed))
+  );
+}
+
+/**
+ * Creates a convolution filter initialised like PyTorch's `nn.Conv2d`.
+ *
+ * @param shape `[kh, kw, inChannels, outChannels]`.
+ * @param seed Generator seed.
+ * @returns A new variable.
+ * @example
+ * ```ts
+ * const w = initFilter([4, 4, 3, 32], 11);
+ * ```
+ */
+export function initFilter(shape: FilterShape, seed: number): tf.Variable {
+  return initUniform(shape, { fanIn: shape[0] * shape[1] * shape[2], seed });
+}
+
+/**
+ * Instance normalisation over height and width, without learnable scale or shift.
+ *
+ * tfjs has no instance norm; this matches PyTorch's `nn.InstanceNorm2d` defaults
+ * (`affine=False`, `eps=1e-5`, biased variance), which is what the course code uses.
+ *
+ * @param x `[batch, h, w, c]`.
+ * @returns `x` normalised per image and channel.
+ * @example
+ * ```ts
+ * const y = instanceNorm(tf.randomNormal([2, 4, 4, 8]));
+ * ```
+ */
+export function instanceNorm(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, [1, 2], true);
+    return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))) as tf.Tensor4D;
+  });
+}
+
+/** Options of {@link conv}. */
+export interface ConvOptions {
+  /** Stride in both directions. */
+  readonly stride: number;
+  /** Zero padding on every side, or tfjs's "same"/"valid". */
+  readonly pad: number | "same" | "valid";
+}
+
+/**
+ * A 2-D convolution without bias, NHWC.
+ *
+ * @param x `[batch, h, w, inChannels]`.
+ * @param w `[kh, kw, inChannels, outChannels]`, and the stride and padding.
+ * @returns `[batch, h', w', outChannels]`.
+ * @example
+ * ```ts
+ * const y = conv(tf.zeros([1, 8, 8, 3]) as tf.Tensor4D, { filter: initFilter([3, 3, 3, 4], 1), stride: 1, pad: 1 });
+ * ```
+ */
+export function conv(
+  x: tf.Tensor4D,
+  options: ConvOptions & { readonly filter: tf.Tensor },
+): tf.Tensor4D {
+  return tf.conv2d(x, options.filter as tf.Tensor4D, options.stride, options.pad);
+}
+
+/**
+ * Doubles height and width by nearest-neighbour repetition, as `nn.Upsample(scale_factor=2)`.
+ *
+ * @param x `[batch, h, w, c]`.
+ * @returns `[batch, 2h, 2w, c]`.
+ * @example
+ * ```ts
+ * const y = upsample2x(tf.zeros([1, 4, 4, 3]) as tf.Tensor4D); // [1, 8, 8, 3]
+ * ```
+ */
+export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  return tf.image.resizeNearestNeighbor(x, [h * 2, w * 2]);
+}
+
+/**
+ * Counts the scalars in a parameter set.
+ *
+ * @param params A network's parameters.
+ * @returns The total number of trainable values.
+ * @example
+ * ```ts
+ * const n = countParams({ w: tf.variable(tf.zeros([2, 3])) }); // 6
+ * ```
+ */
+export function countParams(params: Params): number {
+  return Object.values(params).reduce((sum, v) => sum + v.size, 0);
+}
+
+/**
+ * Frees every tensor of a parameter set.
+ *
+ * @param params A network's parameters.
+ * @example
+ * ```ts
+ * disposeParams({ w: tf.variable(tf.zeros([2])) });
+ * ```
+ */
+export function disposeParams(params: Params): void {
+  for (const v of Object.values(params)) v.dispose();
+}

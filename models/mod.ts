@@ -1,0 +1,16 @@
+/**
+ * Networks and losses: the DCGAN generator and discriminator, shared layers and least-squares
+ * losses, as plain functions over tfjs tensors.
+ *
+ * @example
+ * ```ts
+ * import { buildGenerator, generate } from "./mod.ts";
+ * const g = buildGenerator({ convDim: 32, seed: 11 });
+ * ```
+ *
+ * @module
+ */
+export * from "./layers.ts";
+export * from "./losses.ts";
+export * from "./adam.ts";
+export * from "./dcgan.ts";

@@ -1,0 +1,180 @@
+/**
+ * Explicit-padding convolutions for the tfjs `tensorflow` (tfjs-node) backend.
+ *
+ * tfjs-node 4.22 passes only "VALID" and "SAME" to libtensorflow, so `tf.conv2d(x, w, 2, 1)`
+ * (a numeric padding, which the models use) throws "TF Backend supports only 'valid' and 'same'
+ * padding while padding was NUMBER", and the two gradients reject explicit padding as well.
+ * libtensorflow itself accepts `padding = "EXPLICIT"` with `explicit_paddings` on Conv2D,
+ * Conv2DBackpropInput and Conv2DBackpropFilter, so these wrappers forward numeric and explicit
+ * paddings that way and leave "valid"/"same" to the stock kernels.
+ *
+ * Private to `train/`: `initBackend("tensorflow")` registers them.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+const BACKEND = "tensorflow";
+
+/** The single argument tfjs passes to a kernel function. */
+type KernelFuncArgs = Parameters<tf.KernelFunc>[0];
+
+/** The part of tfjs-node's NodeJSKernelBackend these kernels use. */
+interface NodeBackend {
+  readonly binding: {
+    readonly TF_ATTR_INT: number;
+    readonly TF_ATTR_STRING: number;
+    readonly TF_ATTR_BOOL: number;
+    readonly TF_ATTR_TYPE: number;
+    readonly TF_FLOAT: number;
+  };
+  executeSingleOutput(name: string, attrs: unknown[], inputs: tf.TensorInfo[]): tf.TensorInfo;
+}
+
+/** Attributes tfjs passes to Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter. */
+interface ConvAttrs {
+  readonly strides: number | [number, number];
+  readonly pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  readonly dataFormat: "NHWC" | "NCHW";
+  readonly dilations?: number | [number, number];
+  readonly dimRoundingMode?: "floor" | "round" | "ceil";
+  readonly inputShape?: [number, number, number, number];
+  readonly filterShape?: [number, number, number, number];
+}
+
+let registered = false;
+
+function isStockPadding(pad: ConvAttrs["pad"]): boolean {
+  return pad === "valid" || pad === "same";
+}
+
+function explicitAttrs(
+  backend: NodeBackend,
+  convInfo: tf.backend_util.Conv2DInfo,
+): unknown[] {
+  const { binding } = backend;
+  const { top, bottom, left, right } = convInfo.padInfo;
+  const channelsLast = convInfo.dataFormat === "channelsLast";
+  return [
+    { name: "T", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
+    {
+      name: "strides",
+      type: binding.TF_ATTR_INT,
+      value: [1, convInfo.strideHeight, convInfo.strideWidth, 1],
+    },
+    { name: "padding", type: binding.TF_ATTR_STRING, value: "EXPLICIT" },
+    {
+      name: "explicit_paddings",
+      type: binding.TF_ATTR_INT,
+      value: channelsLast
+        ? [0, 0, top, bottom, left, right, 0, 0]
+        : [0, 0, 0, 0, top, bottom, left, right],
+    },
+    { name: "data_format", type: binding.TF_ATTR_STRING, value: channelsLast ? "NHWC" : "NCHW" },
+    { name: "use_cudnn_on_gpu", type: binding.TF_ATTR_BOOL, value: true },
+    {
+      name: "dilations",
+      type: binding.TF_ATTR_INT,
+      value: [1, convInfo.dilationHeight, convInfo.dilationWidth, 1],
+    },
+  ];
+}
+
+function convInfoOf(
+  inShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: ConvAttrs,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
+  );
+}
+
+function conv2d(args: KernelFuncArgs, stock: tf.KernelFunc): tf.TensorInfo | tf.TensorInfo[] {
+  const attrs = args.attrs as unknown as ConvAttrs;
+  if (isStockPadding(attrs.pad)) return stock(args);
+  const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+  const backend = args.backend as unknown as NodeBackend;
+  const convInfo = convInfoOf(x.shape, filter.shape, attrs);
+  return backend.executeSingleOutput("Conv2D", explicitAttrs(backend, convInfo), [x, filter]);
+}
+
+function conv2dBackpropInput(
+  args: KernelFuncArgs,
+  stock: tf.KernelFunc,
+): tf.TensorInfo | tf.TensorInfo[] {
+  const attrs = args.attrs as unknown as ConvAttrs;
+  if (isStockPadding(attrs.pad)) return stock(args);
+  const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const backend = args.backend as unknown as NodeBackend;
+  const convInfo = convInfoOf(attrs.inputShape ?? [], filter.shape, attrs);
+  const inputSizes = tf.tensor1d(convInfo.inShape, "int32");
+  const dx = backend.executeSingleOutput(
+    "Conv2DBackpropInput",
+    explicitAttrs(backend, convInfo),
+    [inputSizes, filter, dy],
+  );
+  inputSizes.dispose();
+  return dx;
+}
+
+function conv2dBackpropFilter(
+  args: KernelFuncArgs,
+  stock: tf.KernelFunc,
+): tf.TensorInfo | tf.TensorInfo[] {
+  const attrs = args.attrs as unknown as ConvAttrs;
+  if (isStockPadding(attrs.pad)) return stock(args);
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const backend = args.backend as unknown as NodeBackend;
+  const convInfo = convInfoOf(x.shape, attrs.filterShape ?? [], attrs);
+  const filterSizes = tf.tensor1d(convInfo.filterShape, "int32");
+  const dw = backend.executeSingleOutput(
+    "Conv2DBackpropFilter",
+    explicitAttrs(backend, convInfo),
+    [x, filterSizes, dy],
+  );
+  filterSizes.dispose();
+  return dw;
+}
+
+function wrapKernel(
+  kernelName: string,
+  kernelFunc: (args: KernelFuncArgs, stock: tf.KernelFunc) => tf.TensorInfo | tf.TensorInfo[],
+): void {
+  const stock = tf.getKernel(kernelName, BACKEND);
+  if (stock === undefined) return;
+  tf.unregisterKernel(kernelName, BACKEND);
+  tf.registerKernel({
+    kernelName,
+    backendName: BACKEND,
+    kernelFunc: (args) => kernelFunc(args, stock.kernelFunc),
+  });
+}
+
+/**
+ * Makes Conv2D and its two gradients on the `tensorflow` backend accept numeric and explicit
+ * padding, as the other backends do.
+ *
+ * Call after `@tensorflow/tfjs-node` is loaded. Idempotent: later calls do nothing.
+ *
+ * @returns nothing
+ * @example
+ * ```ts
+ * registerTensorflowKernels();
+ * tf.conv2d(x, w, 2, 1); // no longer throws on the tensorflow backend
+ * ```
+ */
+export function registerTensorflowKernels(): void {
+  if (registered || tf.getKernel(tf.Conv2D, BACKEND) === undefined) return;
+  registered = true;
+  wrapKernel(tf.Conv2D, conv2d);
+  wrapKernel(tf.Conv2DBackpropInput, conv2dBackpropInput);
+  wrapKernel(tf.Conv2DBackpropFilter, conv2dBackpropFilter);
+}

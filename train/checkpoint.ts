@@ -1,0 +1,284 @@
+/**
+ * Checkpoints: named tensor groups plus a JSON state, written to a temporary folder and renamed
+ * into place, so a kill at any moment leaves the previous checkpoint whole.
+ *
+ * Layout of `checkpoints/<iteration>/`: `tensors.bin` (every tensor as little-endian float32,
+ * back to back) and `manifest.json` (iteration, each tensor's group, name, shape and offset, the
+ * SHA-256 of `tensors.bin`, and the trainer's state).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Effect } from "effect";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { CheckpointError } from "./errors.ts";
+
+/** Tensors of one group (a network's weights, an optimizer's moments), by name. */
+export type TensorGroup = Readonly<Record<string, tf.Tensor>>;
+
+/** What a trainer saves. */
+export interface CheckpointContent<S> {
+  /** Iterations completed when the checkpoint was taken. */
+  readonly iteration: number;
+  /** Tensor groups by group name, e.g. `generator`, `adamGenerator.m`. */
+  readonly groups: Readonly<Record<string, TensorGroup>>;
+  /** Everything else needed to resume: RNG states, data position, config. JSON only. */
+  readonly state: S;
+}
+
+/** A checkpoint read back: tensors are new and owned by the caller. */
+export interface LoadedCheckpoint<S> extends CheckpointContent<S> {
+  /** Folder it was read from. */
+  readonly path: string;
+  /** Newer checkpoints that were skipped because they failed their checksum. */
+  readonly skipped: readonly string[];
+}
+
+interface ManifestEntry {
+  readonly group: string;
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly offset: number;
+}
+
+interface Manifest<S> {
+  readonly format: 1;
+  readonly iteration: number;
+  readonly sha256: string;
+  readonly tensors: readonly ManifestEntry[];
+  readonly state: S;
+}
+
+const CHECKPOINT_NAME = /^\d{6,}$/;
+
+/** Options of {@link saveCheckpoint}. */
+export interface SaveCheckpointOptions {
+  /** How many checkpoints to keep; older ones are deleted after a successful write. */
+  readonly keep?: number;
+}
+
+/**
+ * Writes a checkpoint under `dir/<iteration>` atomically and prunes old ones.
+ *
+ * Fails with `CheckpointError` when the disk refuses a write; the previous checkpoint is left as
+ * it was and the temporary folder is removed.
+ *
+ * @param dir The run's `checkpoints/` folder.
+ * @param content Iteration, tensors and state.
+ * @returns The written folder's path.
+ * @example
+ * ```ts
+ * const where = await Effect.runPromise(
+ *   saveCheckpoint("runs/x/checkpoints", { iteration: 1, groups: {}, state: {} }),
+ * );
+ * ```
+ */
+export const saveCheckpoint = Effect.fn("checkpoint.saveCheckpoint")(function* <S>(
+  dir: string,
+  content: CheckpointContent<S>,
+  options: SaveCheckpointOptions = {},
+) {
+  const name = String(content.iteration).padStart(6, "0");
+  const final = path.join(dir, name);
+  const temp = path.join(dir, `.tmp-${name}-${process.pid}`);
+
+  // Reading tensors forces a device sync; it happens once per checkpoint.
+  const entries: ManifestEntry[] = [];
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const [group, tensors] of Object.entries(content.groups)) {
+    for (const tensorName of Object.keys(tensors).sort()) {
+      const t = tensors[tensorName];
+      const values = yield* Effect.promise(() => t.data<"float32">());
+      const bytes = new Uint8Array(Float32Array.from(values).buffer);
+      entries.push({ group, name: tensorName, shape: t.shape, offset });
+      chunks.push(bytes);
+      offset += bytes.byteLength;
+    }
+  }
+  const blob = concatBytes(chunks, offset);
+  const manifest: Manifest<S> = {
+    format: 1,
+    iteration: content.iteration,
+    sha256: sha256(blob),
+    tensors: entries,
+    state: content.state,
+  };
+
+  const write = async () => {
+    await fs.mkdir(temp, { recursive: true });
+    await writeDurable(path.join(temp, "tensors.bin"), blob);
+    await writeDurable(path.join(temp, "manifest.json"), JSON.stringify(manifest));
+    const old = path.join(dir, `.old-${name}-${process.pid}`);
+    const replaced = await exists(final);
+    if (replaced) await fs.rename(final, old);
+    await fs.rename(temp, final);
+    if (replaced) await fs.rm(old, { recursive: true, force: true });
+  };
+  yield* Effect.tryPromise({
+    try: write,
+    catch: (cause) => new CheckpointError({ path: final, reason: describe(cause) }),
+  }).pipe(
+    Effect.tapError(() => Effect.promise(() => fs.rm(temp, { recursive: true, force: true }))),
+  );
+
+  yield* pruneCheckpoints(dir, options.keep ?? 3);
+  return final;
+});
+
+/**
+ * Lists the complete checkpoints of a run, newest first.
+ *
+ * @param dir The run's `checkpoints/` folder.
+ * @returns Folder paths; empty when there is none.
+ * @example
+ * ```ts
+ * const all = await Effect.runPromise(listCheckpoints("runs/x/checkpoints"));
+ * ```
+ */
+export const listCheckpoints = Effect.fn("checkpoint.listCheckpoints")(function* (dir: string) {
+  const names = yield* Effect.tryPromise({
+    try: () => fs.readdir(dir),
+    catch: (cause) => new CheckpointError({ path: dir, reason: describe(cause) }),
+  }).pipe(Effect.catchTag("CheckpointError", () => Effect.succeed([] as string[])));
+  return names.filter((n) => CHECKPOINT_NAME.test(n)).sort().reverse().map((n) =>
+    path.join(dir, n)
+  );
+});
+
+/**
+ * Reads the newest checkpoint that passes its checksum.
+ *
+ * @param dir The run's `checkpoints/` folder.
+ * @returns The checkpoint, or `undefined` when the run has none. Fails with `CheckpointError`
+ *   when checkpoints exist but none is intact.
+ * @example
+ * ```ts
+ * const last = await Effect.runPromise(loadLatestCheckpoint("runs/x/checkpoints"));
+ * ```
+ */
+export const loadLatestCheckpoint = Effect.fn("checkpoint.loadLatestCheckpoint")(function* <S>(
+  dir: string,
+) {
+  const all = yield* listCheckpoints(dir);
+  const skipped: string[] = [];
+  for (const folder of all) {
+    const loaded = yield* Effect.result(readCheckpoint<S>(folder));
+    if (loaded._tag === "Success") return { ...loaded.success, skipped };
+    skipped.push(`${folder}: ${loaded.failure.reason}`);
+  }
+  if (all.length > 0) {
+    return yield* new CheckpointError({ path: dir, reason: `no intact checkpoint (${skipped[0]})` });
+  }
+  return undefined;
+});
+
+/**
+ * Reads one checkpoint folder and verifies its checksum.
+ *
+ * @param folder A `checkpoints/<iteration>` folder.
+ * @returns Its content with fresh tensors. Fails with `CheckpointError`.
+ * @example
+ * ```ts
+ * const c = await Effect.runPromise(readCheckpoint("runs/x/checkpoints/000400"));
+ * ```
+ */
+export const readCheckpoint = Effect.fn("checkpoint.readCheckpoint")(function* <S>(
+  folder: string,
+) {
+  const fail = (reason: string) => new CheckpointError({ path: folder, reason });
+  const [manifestText, blob] = yield* Effect.tryPromise({
+    try: () =>
+      Promise.all([
+        fs.readFile(path.join(folder, "manifest.json"), "utf8"),
+        fs.readFile(path.join(folder, "tensors.bin")),
+      ]),
+    catch: (cause) => fail(describe(cause)),
+  });
+  const manifest = yield* Effect.try({
+    try: () => JSON.parse(manifestText) as Manifest<S>,
+    catch: () => fail("manifest.json is not valid JSON"),
+  });
+  const bytes = new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength);
+  if (sha256(bytes) !== manifest.sha256) return yield* fail("tensors.bin fails its checksum");
+
+  // Copy into an aligned buffer: a Buffer's offset need not be a multiple of 4.
+  const floats = new Float32Array(new Uint8Array(bytes).buffer);
+  const groups: Record<string, Record<string, tf.Tensor>> = {};
+  for (const entry of manifest.tensors) {
+    const size = entry.shape.reduce((a, b) => a * b, 1);
+    const start = entry.offset / 4;
+    if (start + size > floats.length) return yield* fail(`tensor ${entry.name} runs past the end`);
+    groups[entry.group] ??= {};
+    groups[entry.group][entry.name] = tf.tensor(
+      floats.slice(start, start + size),
+      [...entry.shape],
+    );
+  }
+  return { path: folder, iteration: manifest.iteration, groups, state: manifest.state, skipped: [] };
+});
+
+const pruneCheckpoints = Effect.fn("checkpoint.pruneCheckpoints")(function* (
+  dir: string,
+  keep: number,
+) {
+  const all = yield* listCheckpoints(dir);
+  for (const folder of all.slice(Math.max(1, keep))) {
+    yield* Effect.promise(() => fs.rm(folder, { recursive: true, force: true }));
+  }
+});
+
+/**
+ * Removes temporary folders left by a checkpoint write that was killed.
+ *
+ * @param dir The run's `checkpoints/` folder.
+ * @returns The names removed.
+ * @example
+ * ```ts
+ * await Effect.runPromise(removeStaleTemporaries("runs/x/checkpoints"));
+ * ```
+ */
+export const removeStaleTemporaries = Effect.fn("checkpoint.removeStaleTemporaries")(function* (
+  dir: string,
+) {
+  const names = yield* Effect.promise(() => fs.readdir(dir).catch(() => [] as string[]));
+  const stale = names.filter((n) => n.startsWith(".tmp-") || n.startsWith(".old-"));
+  for (const n of stale) {
+    yield* Effect.promise(() => fs.rm(path.join(dir, n), { recursive: true, force: true }));
+  }
+  return stale;
+});
+
+async function writeDurable(file: string, data: Uint8Array | string): Promise<void> {
+  const handle = await fs.open(file, "w");
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return await fs.stat(p).then(() => true, () => false);
+}
+
+function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
