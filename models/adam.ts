@@ -73,8 +73,9 @@ export class Adam {
   }
 
   #zeros(): Record<string, tf.Variable> {
+    // tf.variable shares its initial value's data but leaves that tensor alive: tidy frees it.
     return Object.fromEntries(
-      this.#names.map((n) => [n, tf.variable(tf.zerosLike(this.#params[n]), false)]),
+      this.#names.map((n) => [n, tf.tidy(() => tf.variable(tf.zerosLike(this.#params[n]), false))]),
     );
   }
 

@@ -67,7 +67,7 @@ export function buildGenerator(options: DcganOptions): Params {
  */
 export function generate(params: Params, z: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
-    const channels = params.up1.shape[2];
+    const channels = params.up1.shape[2] as number;
     // [batch, 4, 4, 8d]
     let h = tf.reshape(tf.matMul(z, params.project), [z.shape[0], 4, 4, channels]) as tf.Tensor4D;
     h = tf.relu(instanceNorm(h));

@@ -446,3 +446,81 @@ export function assertClose(
     );
   }
 }
+
+/** Options of {@link instanceNormRef}. */
+export interface InstanceNormRefOptions {
+  /** Added to the variance before the square root; default 1e-5 (PyTorch's InstanceNorm2d). */
+  readonly epsilon?: number;
+}
+
+/**
+ * Computes instance normalisation without scale or shift by direct loops in float64: each
+ * (image, channel) plane is shifted by its mean and divided by `sqrt(variance + epsilon)`, with
+ * the biased variance (divided by `height * width`), as PyTorch's `InstanceNorm2d` defaults.
+ *
+ * @param x Input values, NHWC.
+ * @param xShape Shape of `x`, `[batch, height, width, channels]`.
+ * @param options Epsilon.
+ * @returns The normalised values in float64, shape `xShape`.
+ * @example
+ * ```ts
+ * const y = instanceNormRef(seededValues(2 * 3 * 5 * 4, 1), [2, 3, 5, 4]);
+ * ```
+ */
+export function instanceNormRef(
+  x: ArrayLike<number>,
+  xShape: Shape4,
+  options: InstanceNormRefOptions = {},
+): Float64Array {
+  const epsilon = options.epsilon ?? 1e-5;
+  const [batch, height, width, channels] = xShape;
+  if (x.length !== batch * height * width * channels) {
+    throw new Error(`Cannot use x: expected ${batch * height * width * channels} values`);
+  }
+  const plane = height * width;
+  const y = new Float64Array(x.length);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      const at = (p: number) => (n * plane + p) * channels + c;
+      let mean = 0;
+      for (let p = 0; p < plane; p++) mean += x[at(p)];
+      mean /= plane;
+      let variance = 0;
+      for (let p = 0; p < plane; p++) variance += (x[at(p)] - mean) ** 2;
+      variance /= plane;
+      const scale = 1 / Math.sqrt(variance + epsilon);
+      for (let p = 0; p < plane; p++) y[at(p)] = (x[at(p)] - mean) * scale;
+    }
+  }
+  return y;
+}
+
+/**
+ * Computes nearest-neighbour x2 upsampling (tf.image.resizeNearestNeighbor to twice the size,
+ * `nn.Upsample(scale_factor=2)`) by direct loops: output pixel `(r, c)` copies input pixel
+ * `(floor(r / 2), floor(c / 2))`.
+ *
+ * @param x Input values, NHWC.
+ * @param xShape Shape of `x`, `[batch, height, width, channels]`.
+ * @returns The upsampled values, shape `[batch, 2 * height, 2 * width, channels]`.
+ * @example
+ * ```ts
+ * const y = upsampleNearestRef(Float32Array.of(1, 2, 3, 4), [1, 2, 2, 1]);
+ * // [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]
+ * ```
+ */
+export function upsampleNearestRef(x: Float32Array, xShape: Shape4): Float32Array {
+  checkSize("x", x, xShape);
+  const [batch, height, width, channels] = xShape;
+  const y = new Float32Array(x.length * 4);
+  for (let n = 0; n < batch; n++) {
+    for (let r = 0; r < 2 * height; r++) {
+      for (let col = 0; col < 2 * width; col++) {
+        const from = ((n * height + (r >> 1)) * width + (col >> 1)) * channels;
+        const to = ((n * 2 * height + r) * 2 * width + col) * channels;
+        for (let c = 0; c < channels; c++) y[to + c] = x[from + c];
+      }
+    }
+  }
+  return y;
+}

@@ -1,0 +1,366 @@
+/**
+ * The catgan command line: `train dcgan` trains the course's DCGAN on a folder of images, and
+ * `demo` trains it on the embedded emoji faces. Run `deno task train dcgan --help` for the flags.
+ *
+ * Progress is printed as plain `key=value` lines (see `train/logger.ts`). SIGINT and SIGTERM ask
+ * the trainer to write a final checkpoint and stop; a second signal quits at once. Any expected
+ * failure prints one line `catgan: <message>` to stderr and exits 1.
+ *
+ * @example
+ * ```sh
+ * deno task train dcgan --data ../shared/data/cats/grumpy/train --preprocess deluxe --diffaug
+ * deno task train dcgan --resume runs/dcgan-20261203-214500 --iters 3200
+ * deno task demo --iters 100
+ * ```
+ *
+ * @module
+ */
+import { NodeServices } from "@effect/platform-node";
+import { Cause, type Context, Effect, Layer, Option, References, Runtime, Schema } from "effect";
+import { CliError, CliOutput, Command, Flag } from "effect/cli";
+import process from "node:process";
+import packageJson from "./package.json" with { type: "json" };
+import {
+  type BackendName,
+  ConfigError,
+  type DcganConfig,
+  defaultRunDir,
+  type EventSink,
+  initBackend,
+  makeLogSink,
+  plainLoggerLayer,
+  TrainControl,
+  trainDcgan,
+} from "./train/mod.ts";
+
+const PROGRAM = "catgan";
+const BACKENDS = ["auto", "tensorflow", "wasm", "webgpu", "cpu"] as const;
+
+// Iterations of `demo`: enough for the emoji faces to take shape on the tensorflow backend in a
+// few minutes.
+const DEMO_ITERS = 400;
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+const positiveInt = Schema.Int.check(Schema.isGreaterThan(0));
+
+function countFlag(name: string, description: string) {
+  return Flag.Int(name).pipe(
+    Flag.withSchema(positiveInt),
+    Flag.withDescription(description),
+    Flag.optional,
+  );
+}
+
+const runFlags = {
+  backend: Flag.Literals("backend", BACKENDS).pipe(
+    Flag.withDescription("Compute backend; auto is tensorflow if its addon loads, else wasm"),
+    Flag.withDefault("auto"),
+  ),
+  run: Flag.String("run").pipe(
+    Flag.withDescription("Run directory of a new run (default runs/<model>-<timestamp>)"),
+    Flag.optional,
+  ),
+  logEvery: Flag.Int("log-every").pipe(
+    Flag.withSchema(positiveInt),
+    Flag.withDescription("Print a progress line every this many iterations (default 50)"),
+    Flag.withDefault(50),
+  ),
+  noTui: Flag.Boolean("no-tui").pipe(
+    Flag.withoutNegation,
+    Flag.withDescription("Plain log lines instead of the dashboard (always, for now)"),
+    Flag.withDefault(false),
+  ),
+  verbose: Flag.Boolean("verbose").pipe(
+    Flag.withoutNegation,
+    Flag.withDescription("Print every step, and stack traces with errors"),
+    Flag.withDefault(false),
+  ),
+};
+
+const dcganFlags = {
+  data: Flag.String("data").pipe(
+    Flag.withDescription("Folder of PNG/JPEG images, or emoji for the embedded emoji faces"),
+    Flag.optional,
+  ),
+  preprocess: Flag.Literals("preprocess", ["basic", "deluxe"]).pipe(
+    Flag.withDescription("basic: resize; deluxe: resize to 1.1x, random crop and flip"),
+    Flag.optional,
+  ),
+  diffaug: Flag.Boolean("diffaug").pipe(
+    Flag.withDescription("DiffAugment (color, translation, cutout) before the discriminator"),
+    Flag.optional,
+  ),
+  iters: countFlag("iters", "Training iterations (default 6400)"),
+  batch: countFlag("batch", "Images per batch (default 16)"),
+  sampleEvery: countFlag("sample-every", "Write a sample grid every N iterations (default 200)"),
+  checkpointEvery: countFlag(
+    "checkpoint-every",
+    "Write a checkpoint every N iterations (default 400)",
+  ),
+  seed: Flag.Int("seed").pipe(
+    Flag.withDescription("Seed of weights, data order, noise and augmentation (default 11)"),
+    Flag.optional,
+  ),
+  resume: Flag.String("resume").pipe(
+    Flag.withDescription("Continue the run in this directory from its latest checkpoint"),
+    Flag.optional,
+  ),
+  ...runFlags,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Running a training job
+
+/** Where a run goes and how it reports. */
+interface RunOptions {
+  readonly backend: BackendName;
+  readonly runDir: string;
+  readonly resume: boolean;
+  readonly logEvery: number;
+}
+
+/** The config keys a flag was given for: unset flags must not override a resumed run. */
+function givenOnly(
+  flags: { readonly [K in keyof DcganConfig]?: Option.Option<DcganConfig[K]> },
+): Partial<DcganConfig> {
+  const input: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flags) as [string, Option.Option<unknown>][]) {
+    if (Option.isSome(value)) input[key] = value.value;
+  }
+  return input as Partial<DcganConfig>;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./:@%+=-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The command that continues a run, for the runtime this process runs on. */
+function resumeCommand(runDir: string): string {
+  const entry = process.versions.bun !== undefined ? "bun main.ts train" : "deno task train";
+  return `${entry} dcgan --resume ${shellQuote(runDir)}`;
+}
+
+/**
+ * Turns SIGINT and SIGTERM into a stop request for the training loop, for the lifetime of the
+ * scope. The loop then writes a final checkpoint and returns; a second signal exits at once.
+ */
+const stopOnSignals = Effect.fn("main.stopOnSignals")(function* (control: TrainControl) {
+  const context: Context.Context<never> = yield* Effect.context<never>();
+  const log = (effect: Effect.Effect<void>) => Effect.runSyncWith(context)(effect);
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      log(
+        Effect.logError("quit at once, without a final checkpoint").pipe(
+          Effect.annotateLogs({ signal }),
+        ),
+      );
+      process.exit(130);
+    }
+    control.requestStop();
+    log(
+      Effect.logInfo("stopping after this iteration, signal again to quit at once").pipe(
+        Effect.annotateLogs({ signal }),
+      ),
+    );
+  };
+  yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+    }),
+    () =>
+      Effect.sync(() => {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }),
+  );
+});
+
+const runDcgan = Effect.fn("main.runDcgan")(function* (
+  input: Partial<DcganConfig>,
+  options: RunOptions,
+) {
+  const control = new TrainControl();
+  yield* stopOnSignals(control);
+
+  const backend = yield* initBackend(options.backend);
+  yield* Effect.logInfo("backend").pipe(
+    Effect.annotateLogs({ name: backend.name, requested: options.backend, detail: backend.detail }),
+  );
+
+  // The log sink prints the run directory once the trainer has created or opened it.
+  const logSink = makeLogSink({ logEvery: options.logEvery });
+  let lastCheckpoint: string | undefined;
+  const onEvent: EventSink = (event) => {
+    if (event.type === "checkpoint_written") lastCheckpoint = event.path;
+    return logSink(event);
+  };
+  const summary = yield* trainDcgan(input, {
+    runDir: options.runDir,
+    resume: options.resume,
+    backend,
+    onEvent,
+    control,
+  });
+
+  if (summary.reason === "stopped") {
+    yield* Effect.logInfo("stopped").pipe(
+      Effect.annotateLogs({
+        checkpoint: lastCheckpoint ?? "none",
+        resume: resumeCommand(summary.runDir),
+      }),
+    );
+  }
+}, Effect.scoped);
+
+/** Applies `--verbose`: every step line is printed, at debug level. */
+function withVerbosity<A, E, R>(verbose: boolean) {
+  return (effect: Effect.Effect<A, E, R>) =>
+    verbose ? Effect.provideService(effect, References.MinimumLogLevel, "Debug") : effect;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+const dcgan = Command.make(
+  "dcgan",
+  dcganFlags,
+  Effect.fn("main.dcgan")(function* (flags) {
+    if (Option.isSome(flags.run) && Option.isSome(flags.resume)) {
+      return yield* new ConfigError({
+        field: "run",
+        reason: "cannot be combined with --resume: --run starts a new run, --resume continues one",
+      });
+    }
+    if (Option.isNone(flags.resume) && Option.isNone(flags.data)) {
+      return yield* new CliError.MissingOption({ option: "data" });
+    }
+    const input = givenOnly({
+      data: flags.data,
+      preprocess: flags.preprocess,
+      diffaug: flags.diffaug,
+      iters: flags.iters,
+      batch: flags.batch,
+      sampleEvery: flags.sampleEvery,
+      checkpointEvery: flags.checkpointEvery,
+      seed: flags.seed,
+    });
+    const runDir = Option.getOrElse(
+      Option.orElse(flags.resume, () => flags.run),
+      () => defaultRunDir("dcgan"),
+    );
+    yield* runDcgan(input, {
+      backend: flags.backend,
+      runDir,
+      resume: Option.isSome(flags.resume),
+      logEvery: flags.logEvery,
+    }).pipe(withVerbosity(flags.verbose));
+  }),
+).pipe(
+  Command.withDescription("Train the DCGAN of the course on a folder of images"),
+  Command.withExamples([
+    {
+      command: "catgan train dcgan --data ../shared/data/cats/grumpy/train --preprocess deluxe",
+      description: "Grumpy cats with deluxe preprocessing",
+    },
+    {
+      command: "catgan train dcgan --resume runs/dcgan-20261203-214500 --iters 3200",
+      description: "Continue a run from its latest checkpoint, up to 3200 iterations",
+    },
+  ]),
+);
+
+const train = Command.make("train").pipe(
+  Command.withDescription("Train a model"),
+  Command.withSubcommands([dcgan]),
+);
+
+const demo = Command.make(
+  "demo",
+  { iters: countFlag("iters", `Training iterations (default ${DEMO_ITERS})`), ...runFlags },
+  Effect.fn("main.demo")(function* (flags) {
+    const input: Partial<DcganConfig> = {
+      data: "emoji",
+      preprocess: "deluxe",
+      diffaug: true,
+      iters: Option.getOrElse(flags.iters, () => DEMO_ITERS),
+      sampleEvery: 100,
+      checkpointEvery: 200,
+    };
+    yield* runDcgan(input, {
+      backend: flags.backend,
+      runDir: Option.getOrElse(flags.run, () => defaultRunDir("demo")),
+      resume: false,
+      logEvery: flags.logEvery,
+    }).pipe(withVerbosity(flags.verbose));
+  }),
+).pipe(
+  Command.withDescription(
+    "Train the DCGAN on the embedded emoji faces (deluxe, DiffAugment) into runs/demo-<time>",
+  ),
+);
+
+const cli = Command.make(PROGRAM).pipe(
+  Command.withDescription('Train image GANs of CMU 16-726 "When Cats meet GANs" on tfjs'),
+  Command.withSubcommands([train, demo]),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+
+// Parse errors are reported by the failure handler below, as one line; help and version are
+// printed as usual.
+const presenterLayer = CliOutput.layerPresenter({
+  present: (event) =>
+    event._tag === "InvalidInvocation" ? Effect.void : CliOutput.defaultPresenter.present(event),
+});
+
+function failureMessage(error: unknown): string | undefined {
+  if (error instanceof CliError.ShowHelp) {
+    // An empty list means help was shown for a command that needs a subcommand.
+    return error.errors.length === 0 ? undefined : error.errors.map((e) => e.message).join("; ");
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Reports whatever failure is left as one error line; a stack only with --verbose or a bug. */
+function reportFailure(verbose: boolean) {
+  return (cause: Cause.Cause<unknown>) => {
+    if (Cause.hasInterruptsOnly(cause)) return Effect.void;
+    const failure = cause.reasons.find(Cause.isFailReason);
+    if (failure !== undefined) {
+      const message = failureMessage(failure.error);
+      if (message === undefined) return Effect.void;
+      return verbose ? Effect.logError(message, cause) : Effect.logError(message);
+    }
+    const defect = Cause.squash(cause);
+    const summary = defect instanceof Error ? defect.message : String(defect);
+    return Effect.logError(`internal error: ${summary.split("\n")[0]}`, cause);
+  };
+}
+
+// Parse errors happen before any flag is decoded, so --verbose is read from the raw arguments.
+const verboseRequested = process.argv.includes("--verbose");
+
+// The whole program: parse, run, report, with the platform services and the one logger.
+const program: Effect.Effect<void, unknown> = Command.run(cli, {
+  version: packageJson.version,
+}).pipe(
+  Effect.tapCause(reportFailure(verboseRequested)),
+  Effect.provide(
+    Layer.mergeAll(NodeServices.layer, presenterLayer, plainLoggerLayer({ name: PROGRAM })),
+  ),
+);
+
+// Not NodeRuntime.runMain: it interrupts the program on SIGINT, which would abandon the step in
+// flight without a final checkpoint. This runner leaves signals to `stopOnSignals` and exits
+// with 0 on success (a stop on request included), 1 on failure, 130 on interruption.
+const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
+  fiber.addObserver((exit) => teardown(exit, (code) => process.exit(code)));
+});
+
+if (import.meta.main) runMain(program, { disableErrorReporting: true });

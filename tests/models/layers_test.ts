@@ -1,0 +1,187 @@
+import { existsSync } from "node:fs";
+import * as tf from "@tensorflow/tfjs";
+import { Effect } from "effect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  conv,
+  countParams,
+  disposeParams,
+  initFilter,
+  initUniform,
+  instanceNorm,
+  upsample2x,
+} from "../../models/layers.ts";
+import { type BackendName, initBackend } from "../../train/backend.ts";
+import { addonPath, findTfjsNodeDir } from "../../train/_tfjs_node_shim.ts";
+import {
+  assertClose,
+  conv2dRef,
+  instanceNormRef,
+  resizeNearestGradRef,
+  seededValues,
+  type Shape4,
+  upsampleNearestRef,
+} from "../_reference.ts";
+
+const test = suite("layers");
+
+const tfjsNodeDir = findTfjsNodeDir();
+const ADDON_BUILT = tfjsNodeDir !== undefined && existsSync(addonPath(tfjsNodeDir));
+const BACKENDS: readonly BackendName[] = ADDON_BUILT
+  ? ["cpu", "wasm", "tensorflow"]
+  : ["cpu", "wasm"];
+
+// Batch 3, odd height and width, several channels: the shapes where a wrong stride shows.
+const NORM_SHAPE: Shape4 = [3, 5, 7, 4];
+const GRAD_SHAPE: Shape4 = [2, 5, 3, 3];
+const UP_SHAPE: Shape4 = [3, 5, 3, 2];
+
+async function use(name: BackendName): Promise<void> {
+  await Effect.runPromise(initBackend(name));
+}
+
+function sizeOf(shape: Shape4): number {
+  return shape[0] * shape[1] * shape[2] * shape[3];
+}
+
+/** Seeded values with the last channel of image 0 constant, so epsilon decides that plane. */
+function normInput(shape: Shape4, seed: number): Float32Array {
+  const x = seededValues(sizeOf(shape), seed).map((v, i) => v * 3 + (i % 5) * 0.5);
+  const channels = shape[3];
+  for (let p = 0; p < shape[1] * shape[2]; p++) x[p * channels + channels - 1] = 0.75;
+  return x;
+}
+
+for (const backend of BACKENDS) {
+  test(`instanceNorm matches a direct loop on ${backend} (batch 3, 5x7, a constant plane)`, async () => {
+    await use(backend);
+    const x = normInput(NORM_SHAPE, 1);
+    const before = tf.memory().numTensors;
+    const input = tf.tensor4d(x, [...NORM_SHAPE]);
+    const y = instanceNorm(input);
+    assert.equal(y.shape, [...NORM_SHAPE]);
+    assertClose(y.dataSync(), instanceNormRef(x, NORM_SHAPE), { label: backend });
+    tf.dispose([input, y]);
+    assert.is(tf.memory().numTensors, before, "no tensors leaked");
+  });
+
+  test(`instanceNorm's gradient matches float64 finite differences on ${backend}`, async () => {
+    await use(backend);
+    const x = normInput(GRAD_SHAPE, 2);
+    const dy = seededValues(sizeOf(GRAD_SHAPE), 3);
+
+    // L(x) = sum(instanceNorm(x) * dy), so dL/dx is the backward pass applied to dy.
+    const grad = tf.tidy(() => {
+      const dyT = tf.tensor4d(dy, [...GRAD_SHAPE]);
+      const f = (a: tf.Tensor) => tf.sum(tf.mul(instanceNorm(a as tf.Tensor4D), dyT));
+      return tf.grad(f)(tf.tensor4d(x, [...GRAD_SHAPE])).dataSync();
+    });
+    const lossAt = (values: Float64Array) =>
+      instanceNormRef(values, GRAD_SHAPE).reduce((sum, v, i) => sum + v * dy[i], 0);
+    const step = 1e-6;
+    const numeric = Float64Array.from(x, (_, i) => {
+      const plus = Float64Array.from(x);
+      const minus = Float64Array.from(x);
+      plus[i] += step;
+      minus[i] -= step;
+      return (lossAt(plus) - lossAt(minus)) / (2 * step);
+    });
+    assertClose(grad, numeric, { rtol: 1e-5, atol: 1e-5, label: backend });
+  });
+
+  test(`upsample2x copies each pixel into a 2x2 block on ${backend} (batch 3, odd sizes)`, async () => {
+    await use(backend);
+    const x = seededValues(sizeOf(UP_SHAPE), 4);
+    const before = tf.memory().numTensors;
+    const input = tf.tensor4d(x, [...UP_SHAPE]);
+    const y = upsample2x(input);
+    const [b, h, w, c] = UP_SHAPE;
+    assert.equal(y.shape, [b, 2 * h, 2 * w, c]);
+    assert.equal(Array.from(y.dataSync()), Array.from(upsampleNearestRef(x, UP_SHAPE)));
+    tf.dispose([input, y]);
+    assert.is(tf.memory().numTensors, before, "no tensors leaked");
+  });
+
+  test(`upsample2x's gradient sums each 2x2 block on ${backend} (batch 3)`, async () => {
+    await use(backend);
+    const [b, h, w, c] = UP_SHAPE;
+    const dyShape: Shape4 = [b, 2 * h, 2 * w, c];
+    const dy = seededValues(sizeOf(dyShape), 5);
+    const grad = tf.tidy(() => {
+      const dyT = tf.tensor4d(dy, [...dyShape]);
+      const f = (a: tf.Tensor) => tf.sum(tf.mul(upsample2x(a as tf.Tensor4D), dyT));
+      return tf.grad(f)(tf.zeros([...UP_SHAPE])).dataSync();
+    });
+
+    // The same sums written out here, so the test does not lean on the kernel test's reference.
+    const direct = new Float64Array(sizeOf(UP_SHAPE));
+    for (let n = 0; n < b; n++) {
+      for (let r = 0; r < 2 * h; r++) {
+        for (let col = 0; col < 2 * w; col++) {
+          for (let ch = 0; ch < c; ch++) {
+            direct[((n * h + (r >> 1)) * w + (col >> 1)) * c + ch] +=
+              dy[((n * 2 * h + r) * 2 * w + col) * c + ch];
+          }
+        }
+      }
+    }
+    assertClose(grad, direct, { label: `${backend} direct` });
+    assertClose(grad, resizeNearestGradRef(dy, dyShape), { label: `${backend} reference` });
+  });
+}
+
+test("conv pads every side by the given number, as PyTorch's padding", async () => {
+  await use("wasm");
+  const xShape: Shape4 = [2, 6, 5, 3];
+  const wShape: Shape4 = [4, 4, 3, 2];
+  const x = seededValues(sizeOf(xShape), 6);
+  const w = seededValues(sizeOf(wShape), 7);
+  const y = tf.tidy(() =>
+    conv(tf.tensor4d(x, [...xShape]), { filter: tf.tensor4d(w, [...wShape]), stride: 2, pad: 1 })
+      .dataSync()
+  );
+  assertClose(y, conv2dRef(x, xShape, w, wShape, { stride: 2, pad: 1 }));
+});
+
+test("initUniform draws from U(-1/sqrt(fanIn), 1/sqrt(fanIn)) and repeats with its seed", async () => {
+  await use("cpu");
+  const fanIn = 27;
+  const bound = 1 / Math.sqrt(fanIn);
+  const a = initUniform([40, 50], { fanIn, seed: 3 });
+  const b = initUniform([40, 50], { fanIn, seed: 3 });
+  const c = initUniform([40, 50], { fanIn, seed: 4 });
+  const values = a.dataSync();
+  const max = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const mean = values.reduce((s, v) => s + v, 0) / values.length;
+  assert.ok(max <= bound, `max |w| ${max} exceeds ${bound}`);
+  assert.ok(max > 0.99 * bound, `max |w| ${max} is well inside ${bound}: wrong bound`);
+  assert.ok(Math.abs(mean) < 0.02 * bound, `mean ${mean} is not near 0`);
+  assert.ok(a.trainable, "a trainable variable");
+  assert.equal(Array.from(b.dataSync()), Array.from(values), "same seed, same values");
+  assert.not.equal(Array.from(c.dataSync()), Array.from(values), "other seed, other values");
+  disposeParams({ a, b, c });
+});
+
+test("initFilter takes its fan-in from kernel height, width and input channels", async () => {
+  await use("cpu");
+  const filter = initFilter([4, 4, 8, 64], 5);
+  const bound = 1 / Math.sqrt(4 * 4 * 8);
+  const max = filter.dataSync().reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  assert.ok(max <= bound && max > 0.99 * bound, `max |w| ${max}, bound ${bound}`);
+  filter.dispose();
+});
+
+test("countParams sums sizes and disposeParams frees every variable", async () => {
+  await use("cpu");
+  const before = tf.memory().numTensors;
+  const params = {
+    a: tf.tidy(() => tf.variable(tf.zeros([2, 3]))),
+    b: initFilter([3, 3, 2, 4], 1),
+  };
+  assert.is(countParams(params), 6 + 72);
+  disposeParams(params);
+  assert.is(tf.memory().numTensors, before);
+});
+
+test.run();

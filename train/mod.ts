@@ -1,0 +1,87 @@
+/**
+ * Training: the compute backend, the DCGAN trainer, checkpoints, run directories, the typed
+ * event stream that the log and the dashboard consume, and stop/pause requests.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect";
+ * import { initBackend, trainDcgan } from "./mod.ts";
+ *
+ * const program = Effect.gen(function* () {
+ *   const backend = yield* initBackend("auto");
+ *   return yield* trainDcgan({ data: "emoji", iters: 10 }, { runDir: "runs/example", backend });
+ * });
+ * ```
+ *
+ * @module
+ */
+export { type BackendInfo, type BackendName, initBackend } from "./backend.ts";
+export { resizeNearestNeighborGradValues } from "./kernels_cpu.ts";
+export {
+  type CheckpointContent,
+  listCheckpoints,
+  type LoadedCheckpoint,
+  loadLatestCheckpoint,
+  readCheckpoint,
+  removeStaleTemporaries,
+  saveCheckpoint,
+  type SaveCheckpointOptions,
+  type TensorGroup,
+} from "./checkpoint.ts";
+export { TrainControl } from "./control.ts";
+export {
+  BackendError,
+  CheckpointError,
+  ConfigError,
+  ResumeMismatchError,
+  RunDirError,
+} from "./errors.ts";
+export {
+  type CheckpointEvent,
+  type EventSink,
+  eventStream,
+  type LossRecord,
+  type RunFailedEvent,
+  type RunFinishedEvent,
+  type RunStartedEvent,
+  type SampleEvent,
+  type StepEvent,
+  type TrainEvent,
+  type WarningEvent,
+} from "./events.ts";
+export {
+  ETA_WINDOW,
+  formatDuration,
+  formatLogLine,
+  type LogContext,
+  type LogEntry,
+  logEntryFor,
+  type LogEntryLevel,
+  type LogSinkOptions,
+  makeLogSink,
+  makePlainLogger,
+  plainLogFormatter,
+  plainLoggerLayer,
+  type PlainLoggerOptions,
+} from "./logger.ts";
+export {
+  appendEvents,
+  createRunDir,
+  defaultRunDir,
+  readRunConfig,
+  type RunPaths,
+  runPaths,
+} from "./run_dir.ts";
+export {
+  buildDcganModels,
+  type DcganBatch,
+  DcganConfig,
+  type DcganLosses,
+  type DcganModels,
+  type DcganRunSummary,
+  disposeDcganModels,
+  resolveDcganConfig,
+  trainDcgan,
+  type TrainDcganOptions,
+  trainStep,
+} from "./dcgan.ts";
