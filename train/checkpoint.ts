@@ -114,14 +114,19 @@ export const saveCheckpoint = Effect.fn("checkpoint.saveCheckpoint")(function* <
     const old = path.join(dir, `.old-${name}-${process.pid}`);
     const replaced = await exists(final);
     if (replaced) await fs.rename(final, old);
-    await fs.rename(temp, final);
-    if (replaced) await fs.rm(old, { recursive: true, force: true });
+    try {
+      await fs.rename(temp, final);
+    } catch (cause) {
+      if (replaced) await fs.rename(old, final).catch(() => undefined);
+      throw cause;
+    }
+    if (replaced) await removeQuietly(old);
   };
   yield* Effect.tryPromise({
     try: write,
     catch: (cause) => new CheckpointError({ path: final, reason: describe(cause) }),
   }).pipe(
-    Effect.tapError(() => Effect.promise(() => fs.rm(temp, { recursive: true, force: true }))),
+    Effect.tapError(() => Effect.promise(() => removeQuietly(temp))),
   );
 
   yield* pruneCheckpoints(dir, options.keep ?? 3);
@@ -143,9 +148,10 @@ export const listCheckpoints = Effect.fn("checkpoint.listCheckpoints")(function*
     try: () => fs.readdir(dir),
     catch: (cause) => new CheckpointError({ path: dir, reason: describe(cause) }),
   }).pipe(Effect.catchTag("CheckpointError", () => Effect.succeed([] as string[])));
-  return names.filter((n) => CHECKPOINT_NAME.test(n)).sort().reverse().map((n) =>
-    path.join(dir, n)
-  );
+  // Numeric order: past 999999 the names grow a digit and text order would put them last.
+  return names.filter((n) => CHECKPOINT_NAME.test(n))
+    .sort((a, b) => Number(b) - Number(a))
+    .map((n) => path.join(dir, n));
 });
 
 /**
@@ -170,7 +176,10 @@ export const loadLatestCheckpoint = Effect.fn("checkpoint.loadLatestCheckpoint")
     skipped.push(`${folder}: ${loaded.failure.reason}`);
   }
   if (all.length > 0) {
-    return yield* new CheckpointError({ path: dir, reason: `no intact checkpoint (${skipped[0]})` });
+    return yield* new CheckpointError({
+      path: dir,
+      reason: `no intact checkpoint (${skipped[0]})`,
+    });
   }
   return undefined;
 });
@@ -217,7 +226,13 @@ export const readCheckpoint = Effect.fn("checkpoint.readCheckpoint")(function* <
       [...entry.shape],
     );
   }
-  return { path: folder, iteration: manifest.iteration, groups, state: manifest.state, skipped: [] };
+  return {
+    path: folder,
+    iteration: manifest.iteration,
+    groups,
+    state: manifest.state,
+    skipped: [],
+  };
 });
 
 const pruneCheckpoints = Effect.fn("checkpoint.pruneCheckpoints")(function* (
@@ -226,15 +241,18 @@ const pruneCheckpoints = Effect.fn("checkpoint.pruneCheckpoints")(function* (
 ) {
   const all = yield* listCheckpoints(dir);
   for (const folder of all.slice(Math.max(1, keep))) {
-    yield* Effect.promise(() => fs.rm(folder, { recursive: true, force: true }));
+    yield* Effect.promise(() => removeQuietly(folder));
   }
 });
 
 /**
- * Removes temporary folders left by a checkpoint write that was killed.
+ * Cleans up after a checkpoint write that was killed: removes its temporary folder, and puts
+ * back a checkpoint that a killed replacement had moved aside (`.old-<name>-<pid>`) when no
+ * folder of that name exists any more; otherwise the moved-aside copy is removed.
  *
  * @param dir The run's `checkpoints/` folder.
- * @returns The names removed.
+ * @returns The names removed or put back. Fails with `CheckpointError` when a checkpoint
+ *   cannot be put back.
  * @example
  * ```ts
  * await Effect.runPromise(removeStaleTemporaries("runs/x/checkpoints"));
@@ -244,9 +262,21 @@ export const removeStaleTemporaries = Effect.fn("checkpoint.removeStaleTemporari
   dir: string,
 ) {
   const names = yield* Effect.promise(() => fs.readdir(dir).catch(() => [] as string[]));
-  const stale = names.filter((n) => n.startsWith(".tmp-") || n.startsWith(".old-"));
+  const stale = names.filter((n) => n.startsWith(".tmp-") || n.startsWith(".old-")).sort();
   for (const n of stale) {
-    yield* Effect.promise(() => fs.rm(path.join(dir, n), { recursive: true, force: true }));
+    const from = path.join(dir, n);
+    // A replacement renames the old checkpoint to ".old-<name>-<pid>" before renaming the new
+    // one into place; a kill in between leaves no "<name>", and the old one is still whole.
+    const aside = /^\.old-(\d{6,})-\d+$/.exec(n);
+    const target = aside === null ? undefined : path.join(dir, aside[1]);
+    if (target !== undefined && !(yield* Effect.promise(() => exists(target)))) {
+      yield* Effect.tryPromise({
+        try: () => fs.rename(from, target),
+        catch: (cause) => new CheckpointError({ path: from, reason: describe(cause) }),
+      });
+    } else {
+      yield* Effect.promise(() => removeQuietly(from));
+    }
   }
   return stale;
 });
@@ -259,6 +289,10 @@ async function writeDurable(file: string, data: Uint8Array | string): Promise<vo
   } finally {
     await handle.close();
   }
+}
+
+async function removeQuietly(p: string): Promise<void> {
+  await fs.rm(p, { recursive: true, force: true }).catch(() => undefined);
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -1,6 +1,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { Cause, Effect, Exit } from "effect";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import process from "node:process";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { suite } from "uvu";
@@ -245,7 +255,7 @@ test(
     // A kill between the two renames of a replacement leaves only ".old-<name>-<pid>".
     const where = await save(dir, 40);
     const aside = join(dir, ".old-000040-999");
-    renameSyncCompat(where, aside);
+    renameSync(where, aside);
     mkdirSync(join(dir, ".tmp-000040-999"));
     await Effect.runPromise(removeStaleTemporaries(dir));
     assert.equal(readdirSync(dir), ["000040"]);
@@ -279,28 +289,28 @@ test(
   "saveCheckpoint fails with CheckpointError and leaves the previous checkpoint when a write fails",
   withTempDir(async (dir) => {
     await save(dir, 10);
-    // A file where the next checkpoint's folder must go makes the final rename fail.
-    mkdirSync(join(dir, "000020"));
-    writeFileSync(join(dir, "000020", "blocker"), "x");
+    // A file where the write's temporary folder must go makes the first write fail.
+    writeFileSync(join(dir, `.tmp-000020-${process.pid}`), "blocker");
     const c = content(20);
     const exit = await Effect.runPromiseExit(saveCheckpoint(dir, c));
     disposeContent(c);
-    if (Exit.isFailure(exit)) assert.is(failureOf(exit)._tag, "CheckpointError");
-    assert.ok(!readdirSync(dir).some((n) => n.startsWith(".tmp-")), "temporary folder removed");
-    assert.ok(existsSync(join(dir, "000010", "tensors.bin")), "previous checkpoint kept");
+    assert.is(failureOf(exit)._tag, "CheckpointError");
+    assert.equal(readdirSync(dir), ["000010"], "temporary removed, nothing new");
+    const loaded = await Effect.runPromise(loadLatestCheckpoint<State>(dir));
+    assert.is(loaded?.iteration, 10, "previous checkpoint kept");
+    if (loaded !== undefined) disposeContent(loaded);
   }),
 );
 
-function renameSyncCompat(from: string, to: string): void {
-  // node:fs renameSync, imported lazily to keep the import list to what most tests use.
-  const fs = require_fs();
-  fs.renameSync(from, to);
-}
-
-function require_fs(): typeof import("node:fs") {
-  return fsModule;
-}
-
-import * as fsModule from "node:fs";
+test(
+  "saveCheckpoint replaces a stray folder of the same name and leaves nothing aside",
+  withTempDir(async (dir) => {
+    mkdirSync(join(dir, "000020"));
+    writeFileSync(join(dir, "000020", "stray"), "x");
+    await save(dir, 20);
+    assert.equal(readdirSync(dir), ["000020"]);
+    assert.equal(readdirSync(join(dir, "000020")).sort(), ["manifest.json", "tensors.bin"]);
+  }),
+);
 
 test.run();
