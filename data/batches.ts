@@ -15,6 +15,12 @@ export interface BatcherOptions {
   readonly preprocess: Preprocess;
   /** Seed of the shuffling and the augmentation. */
   readonly seed: number;
+  /**
+   * End each epoch after this many batches instead of `floor(count / batchSize)`, so that two
+   * batchers over data sets of different sizes reshuffle together (the CycleGAN's epoch ends
+   * with its smaller domain). At most `floor(count / batchSize)`.
+   */
+  readonly batchesPerEpoch?: number;
 }
 
 /**
@@ -107,6 +113,14 @@ export const createBatcher: (
         reason: `batch size ${batchSize} exceeds the ${dataset.count} images`,
       });
     }
+    const limit = options.batchesPerEpoch;
+    const fits = (n: number) => Number.isInteger(n) && n >= 1 && n * batchSize <= dataset.count;
+    if (limit !== undefined && !fits(limit)) {
+      return yield* new DatasetError({
+        path: where,
+        reason: `${limit} batches per epoch do not fit the ${dataset.count} images`,
+      });
+    }
     const loadSize = loadSizeFor(preprocess, imageSize);
     if (dataset.size !== loadSize) {
       return yield* new DatasetError({
@@ -123,7 +137,7 @@ function makeBatcher(
   options: BatcherOptions & { readonly loadSize: number },
 ): Batcher {
   const { batchSize, imageSize, preprocess, seed, loadSize } = options;
-  const batchesPerEpoch = Math.floor(dataset.count / batchSize);
+  const batchesPerEpoch = options.batchesPerEpoch ?? Math.floor(dataset.count / batchSize);
   const imageLength = imageSize * imageSize * 3;
   let epoch = 0;
   let cursor = 0;

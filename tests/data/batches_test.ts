@@ -143,4 +143,25 @@ test("createBatcher fails with DatasetError for a batch larger than the data set
   assert.match(String(wrongSize.cause), /needs 70/);
 });
 
+test("batchesPerEpoch ends each epoch early and reshuffles, and refuses a limit that does not fit", async () => {
+  const options = { ...basic(2), batchesPerEpoch: 2 };
+  const batcher = await Effect.runPromise(createBatcher(labelledDataset(10, 2), options));
+  assert.is(batcher.batchesPerEpoch, 2);
+  const full = await Effect.runPromise(createBatcher(labelledDataset(10, 2), basic(2)));
+  // The first epoch's order is the same permutation; only its length changes.
+  const first = [...labels(batcher.next(), 12), ...labels(batcher.next(), 12)];
+  assert.equal(first, [...labels(full.next(), 12), ...labels(full.next(), 12)]);
+  assert.is(batcher.state().epoch, 0);
+  assert.is(batcher.state().cursor, 4);
+  batcher.next();
+  assert.is(batcher.state().epoch, 1, "the third batch starts the second epoch");
+  assert.is(batcher.state().cursor, 2);
+
+  const tooMany = await Effect.runPromiseExit(
+    createBatcher(labelledDataset(10, 2), { ...basic(2), batchesPerEpoch: 6 }),
+  );
+  assert.ok(Exit.isFailure(tooMany));
+  assert.match(String(tooMany.cause), /6 batches per epoch do not fit the 10 images/);
+});
+
 test.run();
