@@ -187,9 +187,16 @@ const runDcgan = Effect.fn("main.runDcgan")(function* (
   const control = new TrainControl();
   yield* stopOnSignals(control);
 
-  const backend = yield* initBackend(options.backend);
-  yield* Effect.logInfo("backend").pipe(
-    Effect.annotateLogs({ name: backend.name, requested: options.backend, detail: backend.detail }),
+  // The data loads (and a bad folder fails, printing one line) before the requested backend
+  // starts: libtensorflow prints start-up lines on load. The cpu backend, quiet and instant,
+  // resizes the images meanwhile.
+  yield* initBackend("cpu");
+  const backend = initBackend(options.backend).pipe(
+    Effect.tap((info) =>
+      Effect.logInfo("backend").pipe(
+        Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
+      )
+    ),
   );
 
   // The log sink prints the run directory once the trainer has created or opened it.

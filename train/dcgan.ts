@@ -37,7 +37,7 @@ import {
 import type { BackendInfo } from "./backend.ts";
 import { loadLatestCheckpoint, removeStaleTemporaries, saveCheckpoint } from "./checkpoint.ts";
 import { TrainControl } from "./control.ts";
-import { ConfigError, ResumeMismatchError } from "./errors.ts";
+import { type BackendError, ConfigError, ResumeMismatchError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
 import { appendEvents, createRunDir, readRunConfig, type RunPaths, runPaths } from "./run_dir.ts";
 
@@ -235,8 +235,13 @@ export interface TrainDcganOptions {
   readonly runDir: string;
   /** Continue the run in `runDir` from its latest checkpoint. */
   readonly resume?: boolean;
-  /** The initialised backend, recorded in the run's first event. */
-  readonly backend: BackendInfo;
+  /**
+   * The initialised backend, recorded in the run's first event; or an effect that starts it,
+   * which the trainer runs once the data has loaded, so that a bad data folder fails before a
+   * backend is loaded (libtensorflow prints start-up lines to stderr). The data is then resized
+   * on whichever backend is active before, which must already be initialised (cpu starts at once).
+   */
+  readonly backend: BackendInfo | Effect.Effect<BackendInfo, BackendError>;
   /** Receives every event (besides `events.jsonl`). */
   readonly onEvent?: EventSink;
   /** Stop, pause, sample and checkpoint requests. */
@@ -255,8 +260,8 @@ export interface DcganRunSummary {
  * Trains a DCGAN in a run directory, from scratch or from its latest checkpoint.
  *
  * Fails with `ConfigError`, `ResumeMismatchError`, `RunDirError`, `CheckpointError`,
- * `DatasetError`, `ImageDecodeError` or `ImageWriteError`. Needs no services; the backend must
- * already be initialised.
+ * `DatasetError`, `ImageDecodeError`, `ImageWriteError`, or `BackendError` when the backend is
+ * given as an effect that fails. Needs no services; a backend must already be initialised.
  *
  * @param input Settings; for a resumed run only iterations and intervals may differ.
  * @param options Run directory, backend, event sink, control.
@@ -284,6 +289,7 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
       reason: `${config.batch} is larger than the data set (${dataset.count} images)`,
     });
   }
+  const backend = Effect.isEffect(options.backend) ? yield* options.backend : options.backend;
   if (!options.resume) yield* createRunDir(options.runDir, config);
 
   const models = yield* Effect.acquireRelease(
@@ -356,7 +362,7 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
     time: new Date().toISOString(),
     model: "dcgan",
     runDir: options.runDir,
-    backend: `${options.backend.name} (${options.backend.detail})`,
+    backend: `${backend.name} (${backend.detail})`,
     dataset: `${config.data} (${dataset.count} images)`,
     iteration,
     totalIterations: config.iters,
