@@ -40,6 +40,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import { createRequire } from "node:module";
 import * as path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -269,9 +270,25 @@ function findNodeDir(): string | undefined {
   return fs.existsSync(path.join(prefix, "include", "node", "node_api.h")) ? prefix : undefined;
 }
 
+/**
+ * node-pre-gyp as tfjs-node itself would find it. npm hoists it to the top `node_modules`;
+ * `deno install` keeps it beside tfjs-node under `node_modules/.deno/`, so it is resolved from
+ * tfjs-node's real folder rather than from the repository root.
+ */
+function findPreGyp(target: Target): string | undefined {
+  try {
+    const require = createRequire(path.join(fs.realpathSync(target.packageDir), "package.json"));
+    const manifest = require.resolve("@mapbox/node-pre-gyp/package.json");
+    const preGyp = path.join(path.dirname(manifest), "bin", "node-pre-gyp");
+    return fs.existsSync(preGyp) ? preGyp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const buildAddon = Effect.fn("setup_tensorflow.buildAddon")(function* (target: Target) {
-  const preGyp = path.join(ROOT, "node_modules", "@mapbox", "node-pre-gyp", "bin", "node-pre-gyp");
-  if (!fs.existsSync(preGyp)) {
+  const preGyp = findPreGyp(target);
+  if (preGyp === undefined) {
     return yield* new SetupError({
       step: "build the addon",
       reason: "@mapbox/node-pre-gyp is not installed, run npm install first",
