@@ -43,4 +43,3 @@ export {
   resizeImage,
   toAnsi256,
 } from "./terminal_image.ts";
-export { App, type AppProps } from "./app.tsx";
