@@ -10,6 +10,7 @@
  * ```sh
  * deno task train dcgan --data ../shared/data/cats/grumpy/train --preprocess deluxe --diffaug
  * deno task train dcgan --resume runs/dcgan-20261203-214500 --iters 3200
+ * deno task train cyclegan --preset cats --disc patch --cycle-loss --iters 1000
  * deno task demo --iters 100
  * ```
  *
@@ -23,6 +24,7 @@ import packageJson from "./package.json" with { type: "json" };
 import {
   type BackendName,
   ConfigError,
+  type CycleGanConfig,
   type DcganConfig,
   defaultRunDir,
   type EventSink,
@@ -30,6 +32,8 @@ import {
   makeLogSink,
   plainLoggerLayer,
   TrainControl,
+  resolveCycleGanDomains,
+  trainCycleGan,
   trainDcgan,
 } from "./train/mod.ts";
 
@@ -122,14 +126,14 @@ interface RunOptions {
 }
 
 /** The config keys a flag was given for: unset flags must not override a resumed run. */
-function givenOnly(
-  flags: { readonly [K in keyof DcganConfig]?: Option.Option<DcganConfig[K]> },
-): Partial<DcganConfig> {
+function givenOnly<C = DcganConfig>(
+  flags: { readonly [K in keyof C]?: Option.Option<C[K]> },
+): Partial<C> {
   const input: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(flags) as [string, Option.Option<unknown>][]) {
     if (Option.isSome(value)) input[key] = value.value;
   }
-  return input as Partial<DcganConfig>;
+  return input as Partial<C>;
 }
 
 function shellQuote(text: string): string {
@@ -137,9 +141,9 @@ function shellQuote(text: string): string {
 }
 
 /** The command that continues a run, for the runtime this process runs on. */
-function resumeCommand(runDir: string): string {
+function resumeCommand(runDir: string, model = "dcgan"): string {
   const entry = process.versions.bun !== undefined ? "bun main.ts train" : "deno task train";
-  return `${entry} dcgan --resume ${shellQuote(runDir)}`;
+  return `${entry} ${model} --resume ${shellQuote(runDir)}`;
 }
 
 /**
@@ -281,9 +285,181 @@ const dcgan = Command.make(
   ]),
 );
 
+// ---------------------------------------------------------------------------------------------
+// CycleGAN
+
+const cycleGanFlags = {
+  preset: Flag.Literals("preset", ["cats", "fruit", "emoji"]).pipe(
+    Flag.withDescription(
+      "cats: russian_blue (X) <-> grumpy (Y); fruit: apple (X) <-> orange (Y), under " +
+        "--data-root; emoji: Twemoji (X) <-> Noto (Y) faces, the default without --x/--y",
+    ),
+    Flag.optional,
+  ),
+  x: Flag.String("x").pipe(
+    Flag.withDescription("Domain X: an image folder, or one with train/ and test/ inside"),
+    Flag.optional,
+  ),
+  y: Flag.String("y").pipe(Flag.withDescription("Domain Y, as --x"), Flag.optional),
+  dataRoot: Flag.String("data-root").pipe(
+    Flag.withDescription("Folder of the presets' data sets (default ../shared/data)"),
+    Flag.optional,
+  ),
+  disc: Flag.Literals("disc", ["patch", "dc"]).pipe(
+    Flag.withDescription("patch: 4x4 patch scores (default); dc: the DCGAN discriminator"),
+    Flag.optional,
+  ),
+  cycleLoss: Flag.Boolean("cycle-loss").pipe(
+    Flag.withAlias("use_cycle_consistency_loss"),
+    Flag.withDescription("Add the cycle-consistency loss to the generators' loss"),
+    Flag.optional,
+  ),
+  lambdaCycle: Flag.Finite("lambda-cycle").pipe(
+    Flag.withDescription("Weight of the cycle loss (default 10)"),
+    Flag.optional,
+  ),
+  cycleNorm: Flag.Literals("cycle-norm", ["1", "2"]).pipe(
+    Flag.withDescription("p of the cycle loss: 1 mean absolute, 2 mean squared (default 1)"),
+    Flag.map((p) => Number(p) as 1 | 2),
+    Flag.optional,
+  ),
+  pool: Flag.Boolean("pool").pipe(
+    Flag.withDescription("Show the discriminators a history pool of 50 earlier fakes"),
+    Flag.optional,
+  ),
+  identity: Flag.Boolean("identity").pipe(
+    Flag.withDescription("Add the identity loss, weight 0.5 x lambda-cycle"),
+    Flag.optional,
+  ),
+  lrDecay: Flag.Boolean("lr-decay").pipe(
+    Flag.withDescription("Decay the learning rates linearly to 0 over the second half"),
+    Flag.optional,
+  ),
+  convDim: countFlag("conv-dim", "Width multiplier of all four networks (default 32)"),
+  preprocess: dcganFlags.preprocess,
+  diffaug: dcganFlags.diffaug,
+  iters: countFlag("iters", "Training iterations (default 10000)"),
+  batch: countFlag("batch", "Images per batch from each domain (default 16)"),
+  sampleEvery: countFlag("sample-every", "Write sample grids every N iterations (default 100)"),
+  checkpointEvery: countFlag(
+    "checkpoint-every",
+    "Write a checkpoint every N iterations (default 800)",
+  ),
+  seed: dcganFlags.seed,
+  resume: dcganFlags.resume,
+  ...runFlags,
+};
+
+const runCycleGan = Effect.fn("main.runCycleGan")(function* (
+  input: Partial<CycleGanConfig>,
+  options: RunOptions,
+) {
+  const { control, onEvent: progressSink } = yield* Progress;
+  yield* stopOnSignals(control);
+
+  // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
+  yield* initBackend("cpu");
+  const backend = initBackend(options.backend).pipe(
+    Effect.tap((info) =>
+      Effect.logInfo("backend").pipe(
+        Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
+      )
+    ),
+  );
+  let lastCheckpoint: string | undefined;
+  const onEvent: EventSink = (event) => {
+    if (event.type === "checkpoint_written") lastCheckpoint = event.path;
+    return progressSink(event);
+  };
+  const summary = yield* trainCycleGan(input, {
+    runDir: options.runDir,
+    resume: options.resume,
+    backend,
+    onEvent,
+    control,
+  });
+  if (summary.reason === "stopped") {
+    yield* Effect.logInfo("stopped").pipe(
+      Effect.annotateLogs({
+        checkpoint: lastCheckpoint ?? "none",
+        resume: resumeCommand(summary.runDir, "cyclegan"),
+      }),
+    );
+  }
+}, withProgress, Effect.scoped);
+
+const cyclegan = Command.make(
+  "cyclegan",
+  cycleGanFlags,
+  Effect.fn("main.cyclegan")(function* (flags) {
+    if (Option.isSome(flags.run) && Option.isSome(flags.resume)) {
+      return yield* new ConfigError({
+        field: "run",
+        reason: "cannot be combined with --resume: --run starts a new run, --resume continues one",
+      });
+    }
+    // A resumed run keeps its saved domains; --x/--y that differ fail as a resume mismatch.
+    const domains = Option.isSome(flags.resume) && Option.isNone(flags.preset)
+      ? givenOnly<{ x: string; y: string }>({ x: flags.x, y: flags.y })
+      : yield* resolveCycleGanDomains({
+        preset: Option.getOrUndefined(flags.preset),
+        x: Option.getOrUndefined(flags.x),
+        y: Option.getOrUndefined(flags.y),
+        dataRoot: Option.getOrUndefined(flags.dataRoot),
+      });
+    const input: Partial<CycleGanConfig> = {
+      ...domains,
+      ...givenOnly<CycleGanConfig>({
+        disc: flags.disc,
+        cycleLoss: flags.cycleLoss,
+        lambdaCycle: flags.lambdaCycle,
+        cycleNorm: flags.cycleNorm,
+        pool: flags.pool,
+        identity: flags.identity,
+        lrDecay: flags.lrDecay,
+        convDim: flags.convDim,
+        preprocess: flags.preprocess,
+        diffaug: flags.diffaug,
+        iters: flags.iters,
+        batch: flags.batch,
+        sampleEvery: flags.sampleEvery,
+        checkpointEvery: flags.checkpointEvery,
+        seed: flags.seed,
+      }),
+    };
+    const runDir = Option.getOrElse(
+      Option.orElse(flags.resume, () => flags.run),
+      () => defaultRunDir("cyclegan"),
+    );
+    yield* runCycleGan(input, {
+      backend: flags.backend,
+      runDir,
+      resume: Option.isSome(flags.resume),
+      logEvery: flags.logEvery,
+      dashboard: dashboardFor(flags),
+    }).pipe(withVerbosity(flags.verbose));
+  }),
+).pipe(
+  Command.withDescription("Train the course's CycleGAN between two image domains"),
+  Command.withExamples([
+    {
+      command: "catgan train cyclegan --preset cats --disc patch --cycle-loss --iters 1000",
+      description: "Russian Blue <-> Grumpy with the patch discriminator and the cycle loss",
+    },
+    {
+      command: "catgan train cyclegan --x ../shared/data/fruit/apple --y ../shared/data/fruit/orange",
+      description: "Any two folders (each an image folder or one with train/ and test/)",
+    },
+    {
+      command: "catgan train cyclegan --resume runs/cyclegan-20261203-214500 --iters 2000",
+      description: "Continue a run from its latest checkpoint",
+    },
+  ]),
+);
+
 const train = Command.make("train").pipe(
   Command.withDescription("Train a model"),
-  Command.withSubcommands([dcgan]),
+  Command.withSubcommands([dcgan, cyclegan]),
 );
 
 const demo = Command.make(

@@ -108,7 +108,8 @@ export function buildDiscriminator(options: DcganOptions): Params {
 /**
  * Runs the discriminator's convolutional trunk: the four downsampling stages.
  *
- * Shared with the CycleGAN's patch discriminator, which stops here and scores each position.
+ * The CycleGAN's patch discriminator is this trunk with its last stage narrowed to one
+ * unnormalised channel, so it scores 4x4 patches instead of collapsing them to one score.
  *
  * @param params Parameters from {@link buildDiscriminator}.
  * @param x Images `[batch, 64, 64, 3]`.

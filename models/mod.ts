@@ -1,6 +1,6 @@
 /**
- * Networks and losses: the DCGAN generator and discriminator, shared layers and least-squares
- * losses, as plain functions over tfjs tensors.
+ * Networks and losses: the DCGAN generator and discriminator, the CycleGAN's generators and
+ * discriminators, shared layers and least-squares losses, as plain functions over tfjs tensors.
  *
  * @example
  * ```ts
@@ -14,3 +14,4 @@ export * from "./layers.ts";
 export * from "./losses.ts";
 export * from "./adam.ts";
 export * from "./dcgan.ts";
+export * from "./cyclegan.ts";

@@ -1,6 +1,6 @@
 /**
- * Training: the compute backend, the DCGAN trainer, checkpoints, run directories, the typed
- * event stream that the log and the dashboard consume, and stop/pause requests.
+ * Training: the compute backend, the DCGAN and CycleGAN trainers, checkpoints, run directories,
+ * the typed event stream that the log and the dashboard consume, and stop/pause requests.
  *
  * @example
  * ```ts
@@ -85,3 +85,22 @@ export {
   type TrainDcganOptions,
   trainStep,
 } from "./dcgan.ts";
+export {
+  buildCycleGanModels,
+  type CycleGanBatch,
+  CycleGanConfig,
+  type CycleGanDomainOptions,
+  type CycleGanLosses,
+  type CycleGanLossOptions,
+  type CycleGanModels,
+  type CycleGanPreset,
+  type CycleGanRunSummary,
+  CYCLEGAN_PRESETS,
+  DEFAULT_DATA_ROOT,
+  disposeCycleGanModels,
+  resolveCycleGanConfig,
+  resolveCycleGanDomains,
+  trainCycleGan,
+  trainCycleGanStep,
+  type TrainCycleGanOptions,
+} from "./cyclegan.ts";
