@@ -354,7 +354,7 @@ const runCycleGan = Effect.fn("main.runCycleGan")(function* (
   input: Partial<CycleGanConfig>,
   options: RunOptions,
 ) {
-  const { control, onEvent: progressSink } = yield* Progress;
+  const control = new TrainControl();
   yield* stopOnSignals(control);
 
   // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
@@ -366,10 +366,11 @@ const runCycleGan = Effect.fn("main.runCycleGan")(function* (
       )
     ),
   );
+  const logSink = makeLogSink({ logEvery: options.logEvery });
   let lastCheckpoint: string | undefined;
   const onEvent: EventSink = (event) => {
     if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-    return progressSink(event);
+    return logSink(event);
   };
   const summary = yield* trainCycleGan(input, {
     runDir: options.runDir,
@@ -386,7 +387,7 @@ const runCycleGan = Effect.fn("main.runCycleGan")(function* (
       }),
     );
   }
-}, withProgress, Effect.scoped);
+}, Effect.scoped);
 
 const cyclegan = Command.make(
   "cyclegan",
@@ -436,7 +437,6 @@ const cyclegan = Command.make(
       runDir,
       resume: Option.isSome(flags.resume),
       logEvery: flags.logEvery,
-      dashboard: dashboardFor(flags),
     }).pipe(withVerbosity(flags.verbose));
   }),
 ).pipe(
