@@ -15,3 +15,4 @@ export * from "./losses.ts";
 export * from "./adam.ts";
 export * from "./dcgan.ts";
 export * from "./cyclegan.ts";
+export * from "./ddpm.ts";
