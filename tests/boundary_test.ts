@@ -327,8 +327,8 @@ Boundary("findImports ignores imports written in comments and strings", () => {
     " * ```",
     " */",
     '// import "../models/layers.ts";',
-    'const text = "import x from \'../data/png.ts\'";',
-    "const pattern = /\"/g; // a regex holding a quote",
+    "const text = \"import x from '../data/png.ts'\";",
+    'const pattern = /"/g; // a regex holding a quote',
     'import { Rng } from "./rng.ts";',
   ].join("\n");
   assert.equal(findImports("data/x.ts", source), [

@@ -78,7 +78,9 @@ function compareImportMap(importMap: ImportMap, packageJson: PackageJson): strin
     const [, name, version] = match;
     mapped.add(name);
     if (pinned[name] === undefined) {
-      problems.push(`import_map.json maps "${key}" to ${name}@${version}, absent from package.json`);
+      problems.push(
+        `import_map.json maps "${key}" to ${name}@${version}, absent from package.json`,
+      );
     } else if (pinned[name] !== version) {
       problems.push(
         `import_map.json has ${name}@${version} ("${key}"), package.json has ${pinned[name]}`,
@@ -86,7 +88,9 @@ function compareImportMap(importMap: ImportMap, packageJson: PackageJson): strin
     }
   }
   for (const name of Object.keys(packageJson.dependencies ?? {})) {
-    if (!mapped.has(name)) problems.push(`package.json depends on ${name}, absent from import_map.json`);
+    if (!mapped.has(name)) {
+      problems.push(`package.json depends on ${name}, absent from import_map.json`);
+    }
   }
   return problems;
 }
@@ -128,7 +132,9 @@ function compareAllowScripts(
     if (match === null) return [`deno.json allowScripts has "${entry}", not npm:<name>`];
     const [, name, version] = match;
     if (name === packageJson.name) return [];
-    if (pinned[name] === undefined) return [`deno.json allows scripts of ${name}, not a dependency`];
+    if (pinned[name] === undefined) {
+      return [`deno.json allows scripts of ${name}, not a dependency`];
+    }
     return version === undefined || version === pinned[name]
       ? []
       : [`deno.json allows scripts of ${name}@${version}, package.json has ${pinned[name]}`];

@@ -75,7 +75,9 @@ function runCommand(command: ReadonlyArray<string>): Promise<RunnerEnd> {
  */
 function runRunner(host: "deno" | "bun", args: ReadonlyArray<string>): Promise<RunnerEnd> {
   const runner = path.join("tests", "run.ts");
-  const prefix = host === "deno" ? [executable("deno"), "run", "-A", runner] : [executable("bun"), runner];
+  const prefix = host === "deno"
+    ? [executable("deno"), "run", "-A", runner]
+    : [executable("bun"), runner];
   return runCommand([...prefix, "--dir", FAILING_DIR, ...args]);
 }
 
@@ -128,8 +130,14 @@ Runner("run.ts counts a crash, a missing summary and a hang as failures", async 
   const end = await runRunner("deno", ["--timeout", "5", "crash_test", "silent_test", "hang_test"]);
   assertEnd(end, 1, "0 passed, 6 failed");
   for (const runtime of ["deno", "bun "]) {
-    assert.match(end.output, new RegExp(`${runtime} FAIL tests/_failing/crash_test.ts .*\\(exit 1\\)`));
-    assert.match(end.output, new RegExp(`${runtime} FAIL tests/_failing/silent_test.ts .*no uvu summary`));
+    assert.match(
+      end.output,
+      new RegExp(`${runtime} FAIL tests/_failing/crash_test.ts .*\\(exit 1\\)`),
+    );
+    assert.match(
+      end.output,
+      new RegExp(`${runtime} FAIL tests/_failing/silent_test.ts .*no uvu summary`),
+    );
     assert.match(
       end.output,
       new RegExp(`${runtime} FAIL tests/_failing/hang_test.ts .*timed out after 5 s`),
