@@ -2,8 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { decodeImage } from "../../data/mod.ts";
@@ -16,12 +15,12 @@ import {
   trainDcgan,
   type TrainEvent,
 } from "../../train/mod.ts";
+import { COURSE_DATA_DIR } from "../_data.ts";
 
 const test = suite("dcgan trainer");
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-// The course's data sit beside the repository (../shared/data); CI has them at the same place.
-const GRUMPY = resolve(ROOT, "../shared/data/cats/grumpy/train");
+// The course's data: $CATGAN_DATA, else ../shared/data beside the repository (tests/_data.ts).
+const GRUMPY = join(COURSE_DATA_DIR, "cats/grumpy/train");
 // Sample grids of a batch of 16: 4 x 4 tiles of 64 px with a 2 px border.
 const GRID_SIDE = 4 * (64 + 2) + 2;
 
