@@ -1,0 +1,442 @@
+/**
+ * `deno task bench`: how fast catgan trains against PyTorch on the same machine, in one run.
+ *
+ * For each model (today the DCGAN: batch 16, 64x64, one D step and one G step, least squares,
+ * DiffAugment off) it times the trainer's step on each tfjs backend and the same network in
+ * PyTorch, and prints one line per measure with the ratio at equal intra-op thread counts:
+ *
+ * ```text
+ * dcgan tensorflow 372 ms/it, pytorch 250 ms/it, ratio 1.49x (threads 2, interop 1, deno)
+ * ```
+ *
+ * Every measure runs in its own child process (tfjs backends loaded into one process interfere),
+ * warms up, then times `--iters` iterations; the headline is the median. Threads are made equal
+ * by setting `TF_NUM_INTRAOP_THREADS` / `TF_NUM_INTEROP_THREADS` in the tensorflow child
+ * (libtensorflow reads both when it starts: the process gains one OS thread per intra-op thread)
+ * and `torch.set_num_threads` / `set_num_interop_threads(1)` in the PyTorch one. wasm and cpu run
+ * on one thread and are compared with PyTorch on one thread. PyTorch runs right before the tfjs
+ * measures it is compared with, so both see the same load. With several `--runtime`s each is also
+ * compared with the first (`dcgan tensorflow bun 380 ms/it, deno 372 ms/it, ratio 1.02x`).
+ *
+ * Memory: every measure reports RSS and peak RSS after the warm-up and at the end, and tfjs's
+ * live tensor count, which must not grow (`--long` runs 2,000 iterations for that check).
+ *
+ * Results go to stdout and, as JSON, to `bench/results/<time>.json`. Progress goes to stderr. The
+ * exit code is 1 when a requested measure could not be taken (a backend that does not load,
+ * PyTorch missing without `--no-torch`).
+ *
+ * Load: on a busy machine PyTorch's OpenMP threads spin while they wait for each other, which
+ * makes its multi-threaded times balloon (measured here with both cores taken by two trainings:
+ * 2 threads took ~14 s an iteration, ~2 s with `OMP_WAIT_POLICY=PASSIVE`, ~0.6 s on 1 thread).
+ * The bench leaves PyTorch's defaults alone and prints the load average at start and end; the
+ * environment is passed on to every child, so `OMP_WAIT_POLICY=PASSIVE deno task bench` measures
+ * the other policy.
+ *
+ * Set-up: the tensorflow backend needs `deno task setup:tensorflow`, PyTorch needs
+ * `deno task setup:torch` (or Debian's python3-torch). Node runs the worker as an ES module
+ * bundled by Bun into `node_modules/.cache/catgan-bench/` (Node 20 runs no TypeScript).
+ *
+ * Adding a model (CycleGAN, DDPM): write `bench/<model>_tfjs.ts` and `bench/<model>_torch.py`
+ * with the same flags and `BENCH_RESULT` line as the DCGAN pair, add the name to `BENCH_MODELS`
+ * in `bench/report.ts` and a row to {@link MODELS} here.
+ *
+ * @example
+ * ```sh
+ * deno task bench                                   # tensorflow and wasm vs PyTorch
+ * deno task bench --runtime deno,bun --backends tensorflow --threads 1,2
+ * deno task bench --long --backends tensorflow      # 2,000 iterations, memory check
+ * ```
+ *
+ * @module
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import {
+  BENCH_USAGE,
+  type BenchBackend,
+  type BenchModel,
+  type BenchOptions,
+  type BenchRuntime,
+  formatComparison,
+  formatMemory,
+  formatMs,
+  type MeasureFailure,
+  type MeasureResult,
+  parseBenchArgs,
+  parseMeasureOutput,
+  resultFileName,
+} from "./report.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The two processes that measure one model: its tfjs worker and its PyTorch twin. */
+interface ModelBench {
+  /** TypeScript worker, relative to the repository: `--backend --iters --warmup --sample-every`. */
+  readonly tfjsWorker: string;
+  /** Python script, relative to the repository: `--threads --iters --warmup --sample-every`. */
+  readonly torchScript: string;
+}
+
+/** One row per model; a CycleGAN or DDPM adds its row here (see the module comment). */
+const MODELS: Readonly<Record<BenchModel, ModelBench>> = {
+  dcgan: { tfjsWorker: "bench/dcgan_tfjs.ts", torchScript: "bench/dcgan_torch.py" },
+};
+
+/** Where Node's bundled workers go: inside node_modules so the bundle resolves packages there. */
+const NODE_BUILD_DIR = path.join(ROOT, "node_modules", ".cache", "catgan-bench");
+
+/** One measure as stored in the JSON results. */
+interface MeasureRecord {
+  readonly model: BenchModel;
+  readonly backend: BenchBackend | "pytorch";
+  /** JavaScript runtime, or "python". */
+  readonly runtime: BenchRuntime | "python";
+  /** Intra-op threads asked for. */
+  readonly threads: number;
+  /** 1, 5 and 15 minute load averages when the measure started. */
+  readonly loadAtStart: readonly number[];
+  readonly command: readonly string[];
+  readonly result: MeasureResult | MeasureFailure;
+}
+
+/** What a child process left behind. */
+interface ChildEnd {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+  readonly spawnError: string;
+}
+
+function currentRuntime(): BenchRuntime {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (versions.bun !== undefined) return "bun";
+  if (versions.deno !== undefined) return "deno";
+  return "node";
+}
+
+/** The runtime's executable: this process's when it matches, else npm's copy, else PATH's. */
+function runtimeExecutable(runtime: BenchRuntime): string {
+  if (currentRuntime() === runtime) return process.execPath;
+  const installed = path.join(ROOT, "node_modules", ".bin", runtime);
+  return fs.existsSync(installed) ? installed : runtime;
+}
+
+function runChild(command: readonly string[], env: NodeJS.ProcessEnv, timeoutS: number) {
+  return new Promise<ChildEnd>((resolve) => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    let timedOut = false;
+    let spawnError = "";
+    const child = spawn(command[0], command.slice(1), { cwd: ROOT, env });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutS * 1000);
+    child.stdout.on("data", (chunk) => stdout.push(String(chunk)));
+    child.stderr.on("data", (chunk) => stderr.push(String(chunk)));
+    child.on("error", (error) => {
+      spawnError = error.message;
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: stdout.join(""), stderr: stderr.join(""), timedOut, spawnError });
+    });
+  });
+}
+
+/** Turns a child's end into its result, or a failure that says why there is none. */
+function resultOf(backend: string, end: ChildEnd): MeasureResult | MeasureFailure {
+  const parsed = parseMeasureOutput(end.stdout);
+  if (parsed !== undefined) return parsed;
+  const tail = end.stderr.trim().split("\n").slice(-3).join(" | ");
+  const why = end.spawnError !== ""
+    ? `cannot start: ${end.spawnError}`
+    : end.timedOut
+    ? "timed out"
+    : `exit ${end.code} without a result`;
+  return { ok: false, backend, reason: tail === "" ? why : `${why}: ${tail}` };
+}
+
+/** Finds a Python that imports torch: `--python`, then `.venv`, then python3 on PATH, Debian's. */
+function findTorchPython(preferred: string | undefined) {
+  const candidates = preferred !== undefined
+    ? [preferred]
+    : [path.join(ROOT, ".venv", "bin", "python"), "python3", "/usr/bin/python3"];
+  for (const python of candidates) {
+    const probe = spawnSync(python, [
+      "-W",
+      "ignore",
+      "-c",
+      "import torch; print(torch.__version__)",
+    ], {
+      encoding: "utf8",
+    });
+    if (probe.status === 0) return { python, version: probe.stdout.trim() };
+  }
+  return undefined;
+}
+
+/** The command that runs a model's tfjs worker under a runtime; Node gets a Bun bundle. */
+async function workerCommand(model: BenchModel, runtime: BenchRuntime, timeoutS: number) {
+  const worker = MODELS[model].tfjsWorker;
+  if (runtime === "deno") return [runtimeExecutable("deno"), "run", "-A", worker];
+  if (runtime === "bun") return [runtimeExecutable("bun"), worker];
+
+  // Node 20 cannot run TypeScript: bundle the worker with an entry that calls its main.
+  fs.mkdirSync(NODE_BUILD_DIR, { recursive: true });
+  const entry = path.join(NODE_BUILD_DIR, `${model}_entry.ts`);
+  const bundle = path.join(NODE_BUILD_DIR, `${model}_tfjs.mjs`);
+  const relative = path.relative(NODE_BUILD_DIR, path.join(ROOT, worker)).replaceAll("\\", "/");
+  fs.writeFileSync(
+    entry,
+    `import process from "node:process";\nimport { main } from "${relative}";\n` +
+      `await main(process.argv.slice(2));\n`,
+  );
+  const build = await runChild(
+    [
+      runtimeExecutable("bun"),
+      "build",
+      "--target",
+      "node",
+      "--format",
+      "esm",
+      "--packages",
+      "external",
+      entry,
+      "--outfile",
+      bundle,
+    ],
+    process.env,
+    timeoutS,
+  );
+  if (build.code !== 0) {
+    const why = (build.spawnError || build.stderr.trim().split("\n").pop()) ?? "";
+    throw new Error(`bundling the worker for node failed: ${why}`);
+  }
+  return [runtimeExecutable("node"), bundle];
+}
+
+function threadEnv(threads: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TF_NUM_INTRAOP_THREADS: String(threads),
+    // PyTorch's side runs with one inter-op thread; so does TensorFlow's.
+    TF_NUM_INTEROP_THREADS: "1",
+    OMP_NUM_THREADS: String(threads),
+    // Under Bun a later process.env write does not reach libtensorflow: set it at spawn.
+    TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? "2",
+  };
+}
+
+/** Thread counts a backend is measured at: tensorflow at each asked count, the rest at one. */
+function threadsFor(backend: BenchBackend, options: BenchOptions): readonly number[] {
+  if (backend === "tensorflow") return options.threads;
+  // Limitation: webgpu's work runs on the GPU; it is compared with PyTorch on the first CPU
+  // thread count asked for, since the bench has no PyTorch GPU side.
+  if (backend === "webgpu") return [options.threads[0]];
+  return [1];
+}
+
+function progress(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function loadAverage(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
+function describeMachine(): string {
+  const cpus = os.cpus();
+  const model = cpus[0]?.model.trim() ?? "unknown CPU";
+  const memGb = (os.totalmem() / 2 ** 30).toFixed(0);
+  return `${cpus.length} CPUs (${model}), ${memGb} GB`;
+}
+
+async function run(options: BenchOptions): Promise<number> {
+  const startedAt = new Date();
+  const lines: string[] = [];
+  const say = (line: string) => {
+    lines.push(line);
+    process.stdout.write(`${line}\n`);
+  };
+  const records: MeasureRecord[] = [];
+  let failures = 0;
+
+  const torch = options.noTorch ? undefined : findTorchPython(options.python);
+  const loadStart = loadAverage();
+  const iterText = `${options.iters} timed iterations after ${options.warmup} warm-up` +
+    (options.torchIters !== options.iters ? ` (PyTorch: ${options.torchIters})` : "");
+  say(
+    `bench: batch 16, 64x64, one D + one G step, least squares, DiffAugment off; ${iterText}; median ms/it`,
+  );
+  say(`machine: ${describeMachine()}; load average ${loadStart.join(" ")} at start`);
+  if (torch !== undefined) {
+    say(`pytorch: torch ${torch.version} (${path.relative(ROOT, torch.python) || torch.python})`);
+  } else if (!options.noTorch) {
+    failures += 1;
+    say("pytorch: not found; run `deno task setup:torch` (or install Debian's python3-torch)");
+  }
+
+  const measure = async (
+    partial: Omit<MeasureRecord, "result" | "loadAtStart">,
+    env: NodeJS.ProcessEnv,
+  ) => {
+    progress(`${partial.model} ${partial.backend} ${partial.runtime} threads ${partial.threads}`);
+    const loadAtStart = loadAverage();
+    const end = await runChild(partial.command, env, options.timeoutS);
+    const record: MeasureRecord = {
+      ...partial,
+      loadAtStart,
+      result: resultOf(partial.backend, end),
+    };
+    records.push(record);
+    if (!record.result.ok) failures += 1;
+    return record;
+  };
+
+  for (const model of options.models) {
+    const sampleEvery = String(Math.max(1, Math.floor(options.iters / (options.long ? 40 : 10))));
+    const common = ["--iters", String(options.iters), "--warmup", String(options.warmup)];
+    const counts = [
+      ...new Set(options.backends.flatMap((backend) => [...threadsFor(backend, options)])),
+    ];
+
+    for (const threads of counts) {
+      // PyTorch first, then every tfjs measure at the same thread count, under the same load.
+      let reference: MeasureResult | undefined;
+      if (torch !== undefined) {
+        const torchSample = String(Math.max(1, Math.floor(options.torchIters / 10)));
+        const record = await measure({
+          model,
+          backend: "pytorch",
+          runtime: "python",
+          threads,
+          command: [
+            torch.python,
+            MODELS[model].torchScript,
+            "--threads",
+            String(threads),
+            "--iters",
+            String(options.torchIters),
+            "--warmup",
+            String(options.warmup),
+            "--sample-every",
+            torchSample,
+          ],
+        }, threadEnv(threads));
+        if (record.result.ok) {
+          reference = record.result;
+          say(
+            `${model} pytorch ${
+              formatMs(reference.ms.median)
+            } ms/it (threads ${reference.threads}, ${reference.detail})`,
+          );
+        } else {
+          say(`${model} pytorch: not measured (${record.result.reason.split("\n")[0]})`);
+        }
+      }
+
+      for (const backend of options.backends) {
+        if (!threadsFor(backend, options).includes(threads)) continue;
+        const byRuntime: { runtime: BenchRuntime; result: MeasureResult }[] = [];
+        for (const runtime of options.runtimes) {
+          let command: string[];
+          try {
+            command = await workerCommand(model, runtime, options.timeoutS);
+          } catch (error) {
+            failures += 1;
+            say(`${model} ${backend} ${runtime}: not measured (${(error as Error).message})`);
+            continue;
+          }
+          const record = await measure({
+            model,
+            backend,
+            runtime,
+            threads,
+            command: [...command, "--backend", backend, ...common, "--sample-every", sampleEvery],
+          }, threadEnv(threads));
+          const result = record.result;
+          if (!result.ok) {
+            say(`${model} ${backend} ${runtime}: not measured (${result.reason.split("\n")[0]})`);
+            continue;
+          }
+          byRuntime.push({ runtime, result });
+          const notes = [`threads ${result.threads}`];
+          if (backend === "tensorflow") notes.push("interop 1");
+          if (backend === "webgpu") notes.push("GPU; PyTorch on CPU");
+          notes.push(result.runtime);
+          say(formatComparison({
+            model,
+            subject: { label: backend, ms: result.ms.median },
+            reference: reference && { label: "pytorch", ms: reference.ms.median },
+            notes,
+          }));
+        }
+
+        // Each further runtime against the first one, e.g. Bun against Deno.
+        const [first, ...others] = byRuntime;
+        for (const other of others) {
+          say(formatComparison({
+            model,
+            subject: { label: `${backend} ${other.runtime}`, ms: other.result.ms.median },
+            reference: { label: first.runtime, ms: first.result.ms.median },
+            notes: [`threads ${threads}`, other.result.runtime, first.result.runtime],
+          }));
+        }
+      }
+    }
+  }
+
+  // Memory: tensor count and RSS across the timed iterations of every measure.
+  for (const record of records) {
+    if (!record.result.ok) continue;
+    const who = record.backend === "pytorch"
+      ? `${record.model} pytorch threads ${record.threads}`
+      : `${record.model} ${record.backend} ${record.runtime} threads ${record.threads}`;
+    say(formatMemory(who, record.result.memory));
+  }
+
+  const loadEnd = loadAverage();
+  say(`load average ${loadEnd.join(" ")} at end`);
+
+  const out = options.out ?? path.join(ROOT, "bench", "results", resultFileName(startedAt));
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const json = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model.trim() ?? "unknown",
+      memoryGb: os.totalmem() / 2 ** 30,
+      platform: `${os.platform()} ${os.release()}`,
+      loadAtStart: loadStart,
+      loadAtEnd: loadEnd,
+    },
+    orchestrator: `${currentRuntime()} ${process.versions[currentRuntime()] ?? process.version}`,
+    options,
+    torch: torch ?? null,
+    lines,
+    measures: records,
+  };
+  fs.writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
+  const shown = path.relative(process.cwd(), out);
+  say(`results: ${shown.startsWith("..") || shown === "" ? out : shown}`);
+  return failures === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  const parsed = parseBenchArgs(process.argv.slice(2), os.cpus().length);
+  if (!parsed.ok) {
+    process.stderr.write(`${parsed.message}\n${BENCH_USAGE}\n`);
+    process.exitCode = 2;
+  } else if (parsed.options.help) {
+    process.stdout.write(`${BENCH_USAGE}\n`);
+  } else {
+    process.exitCode = await run(parsed.options);
+  }
+}
