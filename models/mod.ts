@@ -1,6 +1,7 @@
 /**
  * Networks and losses: the DCGAN generator and discriminator, the CycleGAN's generators and
- * discriminators, shared layers and least-squares losses, as plain functions over tfjs tensors.
+ * discriminators, shared layers and least-squares losses, as plain functions over tfjs tensors;
+ * and the sliced Wasserstein distance that scores generated images against real ones.
  *
  * @example
  * ```ts
@@ -16,3 +17,4 @@ export * from "./adam.ts";
 export * from "./dcgan.ts";
 export * from "./cyclegan.ts";
 export * from "./ddpm.ts";
+export * from "./swd.ts";
