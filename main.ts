@@ -542,6 +542,8 @@ const program: Effect.Effect<void, unknown> = Command.run(cli, {
 // Not NodeRuntime.runMain: it interrupts the program on SIGINT, which would abandon the step in
 // flight without a final checkpoint. This runner leaves signals to `stopOnSignals` and exits
 // with 0 on success (a stop on request included), 1 on failure, 130 on interruption.
+// Limitation: under Deno (2.9) a process that has handled SIGINT or SIGTERM ends by that signal
+// when it exits (shell status 130 or 143), after the final checkpoint; under Bun it exits 0.
 const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
   fiber.addObserver((exit) => teardown(exit, (code) => process.exit(code)));
 });
