@@ -3,17 +3,17 @@ import { Cause, Effect, Exit, Logger } from "effect";
 import { encode as encodePngBytes } from "fast-png";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { listImages, loadImageFolder, loadImages } from "../../data/mod.ts";
 import { FIXTURES_DIR, goodFixtures } from "../../fixtures/generate.ts";
+import { COURSE_DATA_DIR } from "../_data.ts";
 
 const test = suite("folder");
 
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const GRUMPY_TEST = join(REPO_ROOT, "..", "shared", "data", "cats", "grumpy", "test");
+// $CATGAN_DATA, else ../shared/data beside the repository (tests/_data.ts).
+const GRUMPY_TEST = join(COURSE_DATA_DIR, "cats", "grumpy", "test");
 
 function failureOf<A, E>(exit: Exit.Exit<A, E>): E {
   assert.ok(Exit.isFailure(exit), "expected a failure");
