@@ -80,7 +80,9 @@ export function translate(params: Params, x: tf.Tensor4D): tf.Tensor4D {
     // features through unchanged, so a block only adds a correction. That is what keeps the
     // source image's structure (pose, outline, layout) in the translation.
     for (let i = 1; i <= RESIDUAL_BLOCKS; i++) {
-      const branch = tf.relu(instanceNorm(conv(h, { filter: params[`res${i}`], stride: 1, pad: 1 })));
+      const branch = tf.relu(
+        instanceNorm(conv(h, { filter: params[`res${i}`], stride: 1, pad: 1 })),
+      );
       h = tf.add(h, branch);
     }
 

@@ -327,8 +327,14 @@ export function buildCycleGanModels(
   const width = config.convDim;
   const generatorAB = buildCycleGanGenerator({ convDim: width, seed: base });
   const generatorBA = buildCycleGanGenerator({ convDim: width, seed: base + 20 });
-  const discriminatorA = buildCycleGanDiscriminator(config.disc, { convDim: width, seed: base + 50 });
-  const discriminatorB = buildCycleGanDiscriminator(config.disc, { convDim: width, seed: base + 70 });
+  const discriminatorA = buildCycleGanDiscriminator(config.disc, {
+    convDim: width,
+    seed: base + 50,
+  });
+  const discriminatorB = buildCycleGanDiscriminator(config.disc, {
+    convDim: width,
+    seed: base + 70,
+  });
   const adam = { learningRate: config.lr, beta1: config.beta1, beta2: config.beta2 };
   return {
     generatorAB,
