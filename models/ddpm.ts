@@ -390,6 +390,12 @@ export function noiseLoss(params: Params, input: NoiseLossInput): tf.Scalar {
 // ---------------------------------------------------------------------------------------------
 // Samplers
 
+/**
+ * What a sampler denoises with: the parameters of {@link buildUnet} (run by
+ * {@link predictNoise}), or any function from noisy images and timesteps to predicted noise.
+ */
+export type NoiseModel = Params | ((input: NoiseInput) => tf.Tensor4D);
+
 /** Options shared by {@link sampleAncestral} and {@link sampleDdim}. */
 export interface SampleOptions {
   /** The noise schedule the model was trained with. */
@@ -486,10 +492,11 @@ function runSampler(
 }
 
 /** eps_theta(x, t) and the estimate of x_0 it implies (eq. 15), clipped if asked. */
-function predict(params: Params, x: tf.Tensor4D, options: SampleOptions & { t: number }) {
+function predict(model: NoiseModel, x: tf.Tensor4D, options: SampleOptions & { t: number }) {
   const { schedule, t } = options;
   const batch = x.shape[0];
-  const eps = predictNoise(params, { x, t: tf.fill([batch], t) as tf.Tensor1D });
+  const input = { x, t: tf.fill([batch], t) as tf.Tensor1D };
+  const eps = typeof model === "function" ? model(input) : predictNoise(model, input);
   const ab = schedule.alphasCumprod[t];
   let x0 = tf.div(tf.sub(x, tf.mul(eps, Math.sqrt(1 - ab))), Math.sqrt(ab)) as tf.Tensor4D;
   if (options.clip ?? true) x0 = tf.clipByValue(x0, -1, 1);
@@ -506,7 +513,7 @@ function normalLike(options: SampleOptions, x: tf.Tensor4D): tf.Tensor4D {
  * x_0 from the predicted noise, takes the mean of the posterior q(x_{t-1} | x_t, x_0) (eq. 7) and
  * adds noise of variance beta-tilde_t, except at the last step.
  *
- * @param params U-Net parameters.
+ * @param model U-Net parameters, or any noise predictor.
  * @param options Schedule, starting noise, the normal source, clipping and frames.
  * @returns The samples and the snapshots; the caller disposes them.
  * @example
@@ -516,7 +523,7 @@ function normalLike(options: SampleOptions, x: tf.Tensor4D): tf.Tensor4D {
  * const { images } = sampleAncestral(unet, { schedule, noise, draw: (n) => rng.normal(n) });
  * ```
  */
-export function sampleAncestral(params: Params, options: SampleOptions): SampleResult {
+export function sampleAncestral(model: NoiseModel, options: SampleOptions): SampleResult {
   const { schedule } = options;
   const timesteps = Array.from(
     { length: schedule.timesteps },
@@ -524,7 +531,7 @@ export function sampleAncestral(params: Params, options: SampleOptions): SampleR
   );
   return runSampler(options, timesteps, (x, i) => {
     const t = timesteps[i];
-    const { x0 } = predict(params, x, { ...options, t });
+    const { x0 } = predict(model, x, { ...options, t });
     const beta = schedule.betas[t];
     const ab = schedule.alphasCumprod[t];
     const abPrev = schedule.alphasCumprodPrev[t];
@@ -544,7 +551,7 @@ export function sampleAncestral(params: Params, options: SampleOptions): SampleR
  * and moves to the previous visited timestep along the predicted noise; with `eta = 0` no noise
  * is added and the result is a deterministic function of the starting noise.
  *
- * @param params U-Net parameters.
+ * @param model U-Net parameters, or any noise predictor.
  * @param options Schedule, starting noise, K, eta, the normal source (for eta > 0), clipping and
  *   frames.
  * @returns The samples and the snapshots; the caller disposes them.
@@ -553,13 +560,13 @@ export function sampleAncestral(params: Params, options: SampleOptions): SampleR
  * const { images } = sampleDdim(unet, { schedule, noise, steps: 50 });
  * ```
  */
-export function sampleDdim(params: Params, options: DdimOptions): SampleResult {
+export function sampleDdim(model: NoiseModel, options: DdimOptions): SampleResult {
   const { schedule } = options;
   const eta = options.eta ?? 0;
   const timesteps = ddimTimesteps(schedule.timesteps, options.steps);
   return runSampler(options, timesteps, (x, i) => {
     const t = timesteps[i];
-    const { eps, x0 } = predict(params, x, { ...options, t });
+    const { eps, x0 } = predict(model, x, { ...options, t });
     const ab = schedule.alphasCumprod[t];
     const abPrev = i + 1 < timesteps.length ? schedule.alphasCumprod[timesteps[i + 1]] : 1;
     const sigma = eta * Math.sqrt((1 - abPrev) / (1 - ab) * (1 - ab / abPrev));
