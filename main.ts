@@ -11,6 +11,7 @@
  * deno task train dcgan --data ../shared/data/cats/grumpy/train --preprocess deluxe --diffaug
  * deno task train dcgan --resume runs/dcgan-20261203-214500 --iters 3200
  * deno task train cyclegan --preset cats --disc patch --cycle-loss --iters 1000
+ * deno task translate --run runs/cyclegan-cats --direction XtoY --input in --out out
  * deno task demo --iters 100
  * ```
  *
@@ -34,6 +35,7 @@ import {
   TrainControl,
   resolveCycleGanDomains,
   trainCycleGan,
+  translateFolder,
   trainDcgan,
 } from "./train/mod.ts";
 
@@ -457,6 +459,44 @@ const cyclegan = Command.make(
   ]),
 );
 
+const translateImages = Command.make(
+  "translate",
+  {
+    run: Flag.String("run").pipe(Flag.withDescription("A CycleGAN run directory")),
+    direction: Flag.Literals("direction", ["XtoY", "YtoX"]).pipe(
+      Flag.withDescription("XtoY uses the run's G_XtoY (generatorAB), YtoX its G_YtoX"),
+      Flag.withDefault("XtoY"),
+    ),
+    input: Flag.String("input").pipe(Flag.withDescription("Folder of PNG/JPEG images")),
+    out: Flag.String("out").pipe(Flag.withDescription("Folder for the translations (PNG)")),
+    backend: runFlags.backend,
+  },
+  Effect.fn("main.translate")(function* (flags) {
+    const info = yield* initBackend(flags.backend);
+    yield* Effect.logInfo("backend").pipe(
+      Effect.annotateLogs({ name: info.name, requested: flags.backend, detail: info.detail }),
+    );
+    const done = yield* translateFolder({
+      runDir: flags.run,
+      direction: flags.direction,
+      input: flags.input,
+      out: flags.out,
+    });
+    yield* Effect.logInfo("translated").pipe(
+      Effect.annotateLogs({ images: done.count, out: done.out }),
+    );
+  }),
+).pipe(
+  Command.withDescription("Translate a folder of images with a CycleGAN run's latest checkpoint"),
+  Command.withExamples([
+    {
+      command: "catgan translate --run runs/cyclegan-cats --direction XtoY " +
+        "--input ../shared/data/cats/russian_blue/test --out out/grumpified",
+      description: "Russian Blue test cats as Grumpy cats",
+    },
+  ]),
+);
+
 const train = Command.make("train").pipe(
   Command.withDescription("Train a model"),
   Command.withSubcommands([dcgan, cyclegan]),
@@ -489,7 +529,7 @@ const demo = Command.make(
 
 const cli = Command.make(PROGRAM).pipe(
   Command.withDescription('Train image GANs of CMU 16-726 "When Cats meet GANs" on tfjs'),
-  Command.withSubcommands([train, demo]),
+  Command.withSubcommands([train, demo, translateImages]),
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ import {
   type TensorGroup,
 } from "./checkpoint.ts";
 import { TrainControl } from "./control.ts";
-import { type BackendError, ConfigError, ResumeMismatchError } from "./errors.ts";
+import { type BackendError, CheckpointError, ConfigError, ResumeMismatchError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
 import { appendEvents, createRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
@@ -756,6 +756,82 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
   yield* emit({ type: "run_finished", iteration, reason });
   yield* flush();
   return { runDir: options.runDir, iteration, reason, lastLosses } satisfies CycleGanRunSummary;
+}, Effect.scoped);
+
+// ---------------------------------------------------------------------------------------------
+// Translating a folder with a trained run
+
+/** Which generator to use: `XtoY` is generatorAB, `YtoX` generatorBA. */
+export type CycleGanDirection = "XtoY" | "YtoX";
+
+/** Options of {@link translateFolder}. */
+export interface TranslateFolderOptions {
+  /** A CycleGAN run directory with at least one checkpoint. */
+  readonly runDir: string;
+  readonly direction: CycleGanDirection;
+  /** A folder of PNG/JPEG images. */
+  readonly input: string;
+  /** Where the translations go, one PNG per input, named after it. */
+  readonly out: string;
+}
+
+/**
+ * Translates every image of a folder with the generator of a run's latest checkpoint and writes
+ * one PNG per image, `<name>.png`, into `out`.
+ *
+ * Fails with `RunDirError` (no run there), `CheckpointError` (no checkpoint), `ConfigError`,
+ * `DatasetError`, `ImageDecodeError` or `ImageWriteError`. Needs no services; the backend must
+ * already be initialised.
+ *
+ * @param options Run, direction, input and output folders.
+ * @returns How many images were written, and where.
+ * @example
+ * ```ts
+ * const done = await Effect.runPromise(translateFolder({
+ *   runDir: "runs/cats", direction: "XtoY", input: "../shared/data/cats/russian_blue/test", out: "out",
+ * }));
+ * ```
+ */
+export const translateFolder = Effect.fn("cyclegan.translateFolder")(function* (
+  options: TranslateFolderOptions,
+) {
+  const config = yield* resolveCycleGanConfig(
+    (yield* readRunConfig(options.runDir)) as Partial<CycleGanConfig>,
+  );
+  const checkpoints = runPaths(options.runDir).checkpoints;
+  const saved = yield* loadLatestCheckpoint<CycleGanState>(checkpoints);
+  if (saved === undefined) {
+    return yield* new CheckpointError({ path: checkpoints, reason: "the run has no checkpoint" });
+  }
+  const generator = yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      const group = saved.groups[options.direction === "XtoY" ? "generatorAB" : "generatorBA"];
+      const params = buildCycleGanGenerator({ convDim: config.convDim, seed: 0 });
+      for (const [name, v] of Object.entries(params)) v.assign(group[name]);
+      tf.dispose(Object.values(saved.groups).flatMap((g) => Object.values(g)));
+      return params;
+    }),
+    (params) => Effect.sync(() => disposeParams(params)),
+  );
+
+  // Limitation: every input is resized to the 64x64 the networks were trained at, aspect ratio
+  // included, and the translation is written at 64x64.
+  const dataset = yield* loadImageFolder(options.input, { size: config.imageSize });
+  for (let start = 0; start < dataset.count; start += config.batch) {
+    const count = Math.min(config.batch, dataset.count - start);
+    const batch = { ...dataset, count, images: dataset.images.slice(start, start + count) };
+    const translated = tf.tidy(() => {
+      const source = firstImages(batch, count);
+      return tf.unstack(translate(generator, source)).map((t) => tf.expandDims(t) as tf.Tensor4D);
+    });
+    for (let i = 0; i < count; i++) {
+      const image = yield* Effect.promise(() => makeGrid(translated[i], { pad: 0 }));
+      const name = path.basename(dataset.paths[start + i]).replace(/\.[^.]*$/, "");
+      yield* writePng(path.join(options.out, `${name}.png`), image);
+    }
+    tf.dispose(translated);
+  }
+  return { count: dataset.count, out: options.out };
 }, Effect.scoped);
 
 const mergeResumedConfig = Effect.fn("cyclegan.mergeResumedConfig")(function* (

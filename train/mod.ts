@@ -96,6 +96,7 @@ export {
   type CycleGanPreset,
   type CycleGanRunSummary,
   CYCLEGAN_PRESETS,
+  type CycleGanDirection,
   DEFAULT_DATA_ROOT,
   disposeCycleGanModels,
   resolveCycleGanConfig,
@@ -103,6 +104,8 @@ export {
   trainCycleGan,
   trainCycleGanStep,
   type TrainCycleGanOptions,
+  translateFolder,
+  type TranslateFolderOptions,
 } from "./cyclegan.ts";
 export {
   buildDdpmModels,

@@ -19,10 +19,11 @@ import {
   resolveCycleGanDomains,
   trainCycleGan,
   trainCycleGanStep,
+  translateFolder,
 } from "../../train/mod.ts";
 import { COURSE_DATA_DIR } from "../_data.ts";
 import { seededValues } from "../_reference.ts";
-import { assertResumeBitExact, train } from "./_cyclegan.ts";
+import { assertResumeBitExact, FIXTURE_IMAGES, train } from "./_cyclegan.ts";
 
 const test = suite("cyclegan trainer");
 
@@ -240,6 +241,32 @@ test("trainCycleGan refuses to resume with another discriminator or width", asyn
     "000030",
     "nothing was written",
   );
+});
+
+test("translateFolder writes one 64x64 PNG per input with the chosen generator", async () => {
+  const runDir = join(root, "wasm", "straight");
+  const outputs: Record<string, Buffer> = {};
+  for (const direction of ["XtoY", "YtoX"] as const) {
+    const out = join(root, "translated", direction);
+    const done = await Effect.runPromise(
+      translateFolder({ runDir, direction, input: FIXTURE_IMAGES, out }),
+    );
+    assert.is(done.count, 9);
+    const names = readdirSync(out).sort();
+    assert.is(names.length, 9);
+    assert.ok(names.includes("rgb_16x16.png") && names.includes("baseline_24x16.png"));
+    const bytes = readFileSync(join(out, "rgb_16x16.png"));
+    const image = await Effect.runPromise(decodeImage(bytes, "rgb_16x16.png"));
+    assert.equal([image.width, image.height], [64, 64]);
+    outputs[direction] = bytes;
+  }
+  assert.not.ok(outputs.XtoY.equals(outputs.YtoX), "the two generators differ");
+
+  const exit = await Effect.runPromiseExit(
+    translateFolder({ runDir: root, direction: "XtoY", input: FIXTURE_IMAGES, out: root }),
+  );
+  assert.ok(Exit.isFailure(exit));
+  assert.is(exit.cause.reasons.find(Cause.isFailReason)?.error._tag, "RunDirError");
 });
 
 test("resolveCycleGanDomains maps presets under the data root and rejects mixed input", async () => {
