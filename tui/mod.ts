@@ -26,8 +26,8 @@ export {
   type SparklineOptions,
 } from "./sparkline.ts";
 export {
-  type DetectTerminalOptions,
   detectTerminalCaps,
+  type DetectTerminalOptions,
   type Environment,
   parseRenderMode,
   type TerminalCaps,
@@ -36,10 +36,65 @@ export {
   ASCII_RAMP,
   fitImageSize,
   HALF_BLOCK,
+  RENDER_MODES,
   renderImage,
   type RenderImageOptions,
   type RenderMode,
-  RENDER_MODES,
   resizeImage,
   toAnsi256,
 } from "./terminal_image.ts";
+export { App, type AppProps } from "./app.tsx";
+export { type Dashboard, mountDashboard, type MountDashboardOptions } from "./dashboard.ts";
+export { PreviewError, WatchError } from "./errors.ts";
+export { EventLog, type EventLogProps } from "./event_log.tsx";
+export {
+  EventFeed,
+  type FeedItem,
+  type FeedListener,
+  feedLogger,
+  feedLoggerLayer,
+  feedSink,
+  type LogLineItem,
+  type SampleFileItem,
+} from "./feed.ts";
+export { followRun, isTrainEvent } from "./follow_run.ts";
+export { Header, type HeaderProps } from "./header.tsx";
+export { HelpPanel, type HelpPanelProps } from "./help_panel.tsx";
+export { KeyFooter, type KeyFooterProps } from "./key_footer.tsx";
+export {
+  actionForKey,
+  activeBindings,
+  type DashboardAction,
+  type DashboardControl,
+  KEY_BINDINGS,
+  type KeyBinding,
+  type KeyModifiers,
+} from "./keys.ts";
+export {
+  type DashboardLayout,
+  dashboardLayout,
+  HEADER_LINES,
+  type LayoutOptions,
+  sparklineWidth,
+} from "./layout.ts";
+export { LossPanel, type LossPanelProps } from "./loss_panel.tsx";
+export {
+  type ListedItem,
+  type LossView,
+  RATE_WINDOW,
+  RunState,
+  type RunStatus,
+  type RunView,
+  sampleIteration,
+  sampleSeries,
+  type SampleView,
+} from "./run_state.ts";
+export { loadSampleImage } from "./sample_image.ts";
+export { SamplePreview, type SamplePreviewProps } from "./sample_preview.tsx";
+export { useSampleImage } from "./use_sample_image.ts";
+export {
+  DEFAULT_THROTTLE_MS,
+  useTrainEvents,
+  type UseTrainEventsOptions,
+} from "./use_train_events.ts";
+export { watchRun, type WatchRunOptions } from "./watch_run.ts";

@@ -46,7 +46,10 @@ export function updateEma(
  * smoothSeries([1, 3, 3], 0.5); // [1, 2, 2.5]
  * ```
  */
-export function smoothSeries(values: readonly number[], beta: number = DEFAULT_SMOOTHING): number[] {
+export function smoothSeries(
+  values: readonly number[],
+  beta: number = DEFAULT_SMOOTHING,
+): number[] {
   let average: number | undefined;
   return values.map((v) => {
     average = updateEma(average, v, beta);

@@ -162,7 +162,8 @@ export function renderImage(image: RgbImage, options: RenderImageOptions): strin
       for (let x = 0; x < width; x++) {
         const top = luminance(data, (y * width + x) * 3);
         const lum = hasBottom ? (top + luminance(data, ((y + 1) * width + x) * 3)) / 2 : top;
-        line += ASCII_RAMP[Math.min(ASCII_RAMP.length - 1, Math.floor((lum * ASCII_RAMP.length) / 256))];
+        line +=
+          ASCII_RAMP[Math.min(ASCII_RAMP.length - 1, Math.floor((lum * ASCII_RAMP.length) / 256))];
       }
       lines.push(line);
       continue;
@@ -172,7 +173,9 @@ export function renderImage(image: RgbImage, options: RenderImageOptions): strin
     let bg = "";
     for (let x = 0; x < width; x++) {
       const nextFg = colourCode(options.mode, 38, data, (y * width + x) * 3);
-      const nextBg = hasBottom ? colourCode(options.mode, 48, data, ((y + 1) * width + x) * 3) : `${ESC}49m`;
+      const nextBg = hasBottom
+        ? colourCode(options.mode, 48, data, ((y + 1) * width + x) * 3)
+        : `${ESC}49m`;
       if (nextFg !== fg) line += nextFg;
       if (nextBg !== bg) line += nextBg;
       line += HALF_BLOCK;
