@@ -2,7 +2,10 @@
  * The catgan command line: `train dcgan` trains the course's DCGAN on a folder of images, and
  * `demo` trains it on the embedded emoji faces. Run `deno task train dcgan --help` for the flags.
  *
- * Progress is printed as plain `key=value` lines (see `train/logger.ts`). SIGINT and SIGTERM ask
+ * On a terminal, training shows the dashboard (`tui/`): losses, sample preview, events, and keys
+ * q (stop with a checkpoint; Ctrl-C too), p, s, c, tab and ?. With `--no-tui` or with output
+ * piped, progress is printed as plain `key=value` lines (see `train/logger.ts`). `watch DIR`
+ * shows the dashboard of any run directory, live or finished, read-only. SIGINT and SIGTERM ask
  * the trainer to write a final checkpoint and stop; a second signal quits at once. Any expected
  * failure prints one line `catgan: <message>` to stderr and exits 1.
  *
@@ -13,13 +16,14 @@
  * deno task train cyclegan --preset cats --disc patch --cycle-loss --iters 1000
  * deno task translate --run runs/cyclegan-cats --direction XtoY --input in --out out
  * deno task demo --iters 100
+ * deno task watch runs/dcgan-20261203-214500
  * ```
  *
  * @module
  */
 import { NodeServices } from "@effect/platform-node";
-import { Cause, type Context, Effect, Layer, Option, References, Runtime, Schema } from "effect";
-import { CliError, CliOutput, Command, Flag } from "effect/cli";
+import { Cause, Context, Effect, Layer, Option, References, Runtime, Schema } from "effect";
+import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli";
 import process from "node:process";
 import packageJson from "./package.json" with { type: "json" };
 import {
@@ -38,6 +42,7 @@ import {
   translateFolder,
   trainDcgan,
 } from "./train/mod.ts";
+import { detectTerminalCaps, mountDashboard, type TerminalCaps, watchRun } from "./tui/mod.ts";
 
 const PROGRAM = "catgan";
 const BACKENDS = ["auto", "tensorflow", "wasm", "webgpu", "cpu"] as const;
@@ -59,6 +64,11 @@ function countFlag(name: string, description: string) {
   );
 }
 
+const renderModeFlag = Flag.Literals("render-mode", ["auto", "truecolor", "ansi256", "ascii"]).pipe(
+  Flag.withDescription("How the dashboard draws; auto reads COLORTERM, NO_COLOR, FORCE_COLOR"),
+  Flag.withDefault("auto"),
+);
+
 const runFlags = {
   backend: Flag.Literals("backend", BACKENDS).pipe(
     Flag.withDescription("Compute backend; auto is tensorflow if its addon loads, else wasm"),
@@ -75,9 +85,10 @@ const runFlags = {
   ),
   noTui: Flag.Boolean("no-tui").pipe(
     Flag.withoutNegation,
-    Flag.withDescription("Plain log lines instead of the dashboard (always, for now)"),
+    Flag.withDescription("Plain log lines instead of the dashboard (the default when piped)"),
     Flag.withDefault(false),
   ),
+  renderMode: renderModeFlag,
   verbose: Flag.Boolean("verbose").pipe(
     Flag.withoutNegation,
     Flag.withDescription("Print every step, and stack traces with errors"),
@@ -125,6 +136,60 @@ interface RunOptions {
   readonly runDir: string;
   readonly resume: boolean;
   readonly logEvery: number;
+  /** Show the dashboard, drawn this way; plain log lines when undefined. */
+  readonly dashboard: TerminalCaps | undefined;
+}
+
+/**
+ * The terminal's capabilities when the dashboard is to be shown: stdout is a terminal and
+ * `--no-tui` was not given.
+ */
+function dashboardFor(
+  flags: { readonly noTui: boolean; readonly renderMode: "auto" | TerminalCaps["mode"] },
+): TerminalCaps | undefined {
+  if (flags.noTui || process.stdout.isTTY !== true) return undefined;
+  return terminalCaps(flags.renderMode);
+}
+
+function terminalCaps(renderMode: "auto" | TerminalCaps["mode"]): TerminalCaps {
+  const force = renderMode === "auto" ? undefined : renderMode;
+  return detectTerminalCaps(process.env, { force, isTTY: process.stdout.isTTY === true });
+}
+
+/** The running job's control (keys and signals act on it) and the sink its events go to. */
+class Progress extends Context.Service<Progress, {
+  readonly control: TrainControl;
+  readonly onEvent: EventSink;
+}>()("gan/main/Progress") {}
+
+/**
+ * Provides a training job with its {@link Progress}: with `options.dashboard`, the dashboard is
+ * mounted for the job's scope, gets its events and every log line (so nothing tears the frame),
+ * and a second stop key quits at once; otherwise events become plain log lines.
+ */
+function withProgress<A, E, R>(
+  job: Effect.Effect<A, E, R>,
+  _input: unknown,
+  options: RunOptions,
+) {
+  return Effect.gen(function* () {
+    const control = new TrainControl();
+    if (options.dashboard === undefined) {
+      const onEvent = makeLogSink({ logEvery: options.logEvery });
+      return yield* Effect.provideService(job, Progress, { control, onEvent });
+    }
+    const dashboard = yield* mountDashboard({
+      caps: options.dashboard,
+      control,
+      name: PROGRAM,
+      onQuitNow: () => process.exit(130),
+      mountOnRunStart: true,
+    });
+    return yield* job.pipe(
+      Effect.provideService(Progress, { control, onEvent: dashboard.sink }),
+      Effect.provide(dashboard.loggerLayer),
+    );
+  });
 }
 
 /** The config keys a flag was given for: unset flags must not override a resumed run. */
@@ -190,7 +255,7 @@ const runDcgan = Effect.fn("main.runDcgan")(function* (
   input: Partial<DcganConfig>,
   options: RunOptions,
 ) {
-  const control = new TrainControl();
+  const { control, onEvent: progressSink } = yield* Progress;
   yield* stopOnSignals(control);
 
   // The data loads (and a bad folder fails, printing one line) before the requested backend
@@ -206,11 +271,10 @@ const runDcgan = Effect.fn("main.runDcgan")(function* (
   );
 
   // The log sink prints the run directory once the trainer has created or opened it.
-  const logSink = makeLogSink({ logEvery: options.logEvery });
   let lastCheckpoint: string | undefined;
   const onEvent: EventSink = (event) => {
     if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-    return logSink(event);
+    return progressSink(event);
   };
   const summary = yield* trainDcgan(input, {
     runDir: options.runDir,
@@ -228,7 +292,7 @@ const runDcgan = Effect.fn("main.runDcgan")(function* (
       }),
     );
   }
-}, Effect.scoped);
+}, withProgress, Effect.scoped);
 
 /** Applies `--verbose`: every step line is printed, at debug level. */
 function withVerbosity<A, E, R>(verbose: boolean) {
@@ -271,6 +335,7 @@ const dcgan = Command.make(
       runDir,
       resume: Option.isSome(flags.resume),
       logEvery: flags.logEvery,
+      dashboard: dashboardFor(flags),
     }).pipe(withVerbosity(flags.verbose));
   }),
 ).pipe(
@@ -356,7 +421,7 @@ const runCycleGan = Effect.fn("main.runCycleGan")(function* (
   input: Partial<CycleGanConfig>,
   options: RunOptions,
 ) {
-  const control = new TrainControl();
+  const { control, onEvent: progressSink } = yield* Progress;
   yield* stopOnSignals(control);
 
   // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
@@ -368,11 +433,10 @@ const runCycleGan = Effect.fn("main.runCycleGan")(function* (
       )
     ),
   );
-  const logSink = makeLogSink({ logEvery: options.logEvery });
   let lastCheckpoint: string | undefined;
   const onEvent: EventSink = (event) => {
     if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-    return logSink(event);
+    return progressSink(event);
   };
   const summary = yield* trainCycleGan(input, {
     runDir: options.runDir,
@@ -389,7 +453,7 @@ const runCycleGan = Effect.fn("main.runCycleGan")(function* (
       }),
     );
   }
-}, Effect.scoped);
+}, withProgress, Effect.scoped);
 
 const cyclegan = Command.make(
   "cyclegan",
@@ -439,6 +503,7 @@ const cyclegan = Command.make(
       runDir,
       resume: Option.isSome(flags.resume),
       logEvery: flags.logEvery,
+      dashboard: dashboardFor(flags),
     }).pipe(withVerbosity(flags.verbose));
   }),
 ).pipe(
@@ -519,6 +584,7 @@ const demo = Command.make(
       runDir: Option.getOrElse(flags.run, () => defaultRunDir("demo")),
       resume: false,
       logEvery: flags.logEvery,
+      dashboard: dashboardFor(flags),
     }).pipe(withVerbosity(flags.verbose));
   }),
 ).pipe(
@@ -527,9 +593,29 @@ const demo = Command.make(
   ),
 );
 
+const watch = Command.make(
+  "watch",
+  {
+    dir: Argument.String("dir").pipe(Argument.withDescription("The run directory to show")),
+    renderMode: renderModeFlag,
+  },
+  Effect.fn("main.watch")(function* (flags) {
+    yield* watchRun(flags.dir, {
+      caps: terminalCaps(flags.renderMode),
+      name: PROGRAM,
+      follow: process.stdout.isTTY === true,
+    });
+  }),
+).pipe(
+  Command.withDescription(
+    "Show the dashboard of a run directory, live or finished, read-only (p, s, c disabled; q " +
+      "quits); piped, print one frame of the whole history and exit",
+  ),
+);
+
 const cli = Command.make(PROGRAM).pipe(
   Command.withDescription('Train image GANs of CMU 16-726 "When Cats meet GANs" on tfjs'),
-  Command.withSubcommands([train, demo, translateImages]),
+  Command.withSubcommands([train, demo, watch, translateImages]),
 );
 
 // ---------------------------------------------------------------------------------------------
