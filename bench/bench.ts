@@ -63,6 +63,7 @@ import {
   type BenchRuntime,
   formatComparison,
   formatMemory,
+  formatMemoryTrend,
   formatMs,
   type MeasureFailure,
   type MeasureResult,
@@ -306,6 +307,8 @@ async function run(options: BenchOptions): Promise<number> {
       ...new Set(options.backends.flatMap((backend) => [...threadsFor(backend, options)])),
     ];
 
+    // Limitation: measures run one after another, so a change of load between PyTorch's run and
+    // a tfjs run skews their ratio; each measure's load average at start is in the JSON.
     for (const threads of counts) {
       // PyTorch first, then every tfjs measure at the same thread count, under the same load.
       let reference: MeasureResult | undefined;
@@ -399,6 +402,9 @@ async function run(options: BenchOptions): Promise<number> {
       ? `${record.model} pytorch threads ${record.threads}`
       : `${record.model} ${record.backend} ${record.runtime} threads ${record.threads}`;
     say(formatMemory(who, record.result.memory));
+    if (options.long && record.result.memory.samples.length > 0) {
+      say(formatMemoryTrend(who, record.result.memory.samples));
+    }
   }
 
   const loadEnd = loadAverage();

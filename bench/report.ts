@@ -436,6 +436,29 @@ export function formatMemory(label: string, memory: MeasureResult["memory"]): st
 }
 
 /**
+ * Formats the memory samples taken along a measure as one line, for `--long`'s flat-memory
+ * check: the range of tensor counts and the RSS at each sample, e.g.
+ * `trend dcgan tensorflow deno: tensors 31..31, rss MB 711 715 716 at iterations 53 103 153`.
+ *
+ * @param label What was measured.
+ * @param samples Snapshots in the order they were taken; at least one.
+ * @returns The line, without a newline.
+ * @example
+ * ```ts
+ * formatMemoryTrend("dcgan tensorflow deno", result.memory.samples);
+ * ```
+ */
+export function formatMemoryTrend(label: string, samples: readonly MemorySnapshot[]): string {
+  const counts = samples.map((s) => s.tensors).filter((t): t is number => t !== null);
+  const tensors = counts.length > 0
+    ? `tensors ${Math.min(...counts)}..${Math.max(...counts)}, `
+    : "";
+  const rss = samples.map((s) => s.rssMb.toFixed(0)).join(" ");
+  const at = samples.map((s) => s.iteration).join(" ");
+  return `trend ${label}: ${tensors}rss MB ${rss} at iterations ${at}`;
+}
+
+/**
  * Names the JSON results file of a run started at `date`, in UTC, sortable and safe on every
  * file system, e.g. `2026-12-04T063312Z.json`.
  *

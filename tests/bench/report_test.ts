@@ -3,6 +3,7 @@ import * as assert from "uvu/assert";
 import {
   formatComparison,
   formatMemory,
+  formatMemoryTrend,
   formatMs,
   LONG_ITERS,
   type MeasureResult,
@@ -138,6 +139,21 @@ test("formatMemory calls an unchanged tensor count flat and a grown one a leak",
   assert.is(
     formatMemory("dcgan pytorch", memory(null, null)),
     "memory dcgan pytorch: rss 800 -> 813 MB (+12), peak 810 -> 830 MB over 20 iterations",
+  );
+});
+
+test("formatMemoryTrend lists the RSS of every sample and the range of tensor counts", () => {
+  const samples = [
+    { iteration: 53, tensors: 31, rssMb: 710.6, peakRssMb: 712 },
+    { iteration: 103, tensors: 32, rssMb: 715.2, peakRssMb: 716 },
+  ];
+  assert.is(
+    formatMemoryTrend("dcgan tensorflow deno", samples),
+    "trend dcgan tensorflow deno: tensors 31..32, rss MB 711 715 at iterations 53 103",
+  );
+  assert.is(
+    formatMemoryTrend("dcgan pytorch", [{ ...samples[0], tensors: null }]),
+    "trend dcgan pytorch: rss MB 711 at iterations 53",
   );
 });
 
