@@ -292,6 +292,10 @@ async function run(options: BenchOptions): Promise<number> {
     const end = await runChild(partial.command, env, options.timeoutS);
     const record: MeasureRecord = {
       ...partial,
+      // Paths inside the checkout are stored relative to it, so results compare across clones.
+      command: partial.command.map((part) =>
+        part.startsWith(ROOT) ? path.relative(ROOT, part) : part
+      ),
       loadAtStart,
       result: resultOf(partial.backend, end),
     };
