@@ -217,14 +217,15 @@ interface Domain {
 }
 
 const loadDomain = Effect.fn("cyclegan.loadDomain")(function* (
-  spec: string,
+  field: "x" | "y",
   config: CycleGanConfig,
 ) {
+  const spec = config[field];
   const trainSize = loadSizeFor(config.preprocess, config.imageSize);
   if (spec.startsWith("emoji:")) {
     const set = spec.slice("emoji:".length);
     if (set !== "twitter" && set !== "google") {
-      return yield* new ConfigError({ field: "x", reason: `unknown emoji set "${set}"` });
+      return yield* new ConfigError({ field, reason: `unknown emoji set "${set}"` });
     }
     const train = yield* loadEmojiFaces(set, { size: trainSize });
     const test = trainSize === config.imageSize
@@ -571,8 +572,8 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
     : yield* resolveCycleGanConfig(input);
 
   // Data first: a bad folder fails before anything is written.
-  const domainA = yield* loadDomain(config.x, config);
-  const domainB = yield* loadDomain(config.y, config);
+  const domainA = yield* loadDomain("x", config);
+  const domainB = yield* loadDomain("y", config);
   const smaller = Math.min(domainA.train.count, domainB.train.count);
   if (config.batch > smaller) {
     return yield* new ConfigError({
