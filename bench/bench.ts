@@ -271,7 +271,9 @@ async function run(options: BenchOptions): Promise<number> {
   const torch = options.noTorch ? undefined : findTorchPython(options.python);
   const loadStart = loadAverage();
   const iterText = `${options.iters} timed iterations after ${options.warmup} warm-up` +
-    (options.torchIters !== options.iters ? ` (PyTorch: ${options.torchIters})` : "");
+    (torch !== undefined && options.torchIters !== options.iters
+      ? ` (PyTorch: ${options.torchIters})`
+      : "");
   say(
     `bench: batch 16, 64x64, one D + one G step, least squares, DiffAugment off; ${iterText}; median ms/it`,
   );
