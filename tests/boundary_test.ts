@@ -19,8 +19,25 @@ const Boundary = suite("boundary");
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** The workspace packages, by folder name; each is published as `@catgan/<name>`. */
-const PACKAGES = ["models", "data", "train", "tui"] as const;
+/**
+ * Reads the workspace members listed in a manifest.
+ *
+ * @param manifest `deno.json` (its `workspace`) or `package.json` (its `workspaces`).
+ * @returns The members' folder names, e.g. `models`.
+ */
+function workspaceMembers(manifest: "deno.json" | "package.json"): string[] {
+  const json = JSON.parse(fs.readFileSync(path.join(ROOT, manifest), "utf8"));
+  const members: ReadonlyArray<string> =
+    json[manifest === "deno.json" ? "workspace" : "workspaces"] ??
+      [];
+  return members.map((member) => path.posix.normalize(member).replace(/\/$/, ""));
+}
+
+/** The workspace packages, by folder name, as deno.json lists them; each is `@catgan/<name>`. */
+const PACKAGES: ReadonlyArray<string> = workspaceMembers("deno.json");
+
+/** The packages the project was built from; a workspace list without them is a broken config. */
+const CORE_PACKAGES = ["models", "data", "train", "tui"];
 
 /** The scope of the workspace packages' names. */
 const SCOPE = "@catgan/";
@@ -167,7 +184,7 @@ function findImports(file: string, source: string): ImportSite[] {
  */
 function packageOf(relative: string): string | undefined {
   const first = relative.split("/")[0];
-  return (PACKAGES as ReadonlyArray<string>).includes(first) ? first : undefined;
+  return PACKAGES.includes(first) ? first : undefined;
 }
 
 /**
@@ -183,7 +200,7 @@ function checkImport(site: ImportSite): string | undefined {
 
   if (specifier.startsWith(SCOPE)) {
     const name = specifier.slice(SCOPE.length);
-    if (!(PACKAGES as ReadonlyArray<string>).includes(name)) {
+    if (!PACKAGES.includes(name)) {
       return `${where}: only ${SCOPE}<package> itself may be imported, not a file inside it`;
     }
     return name === own ? `${where}: a package imports its own files by relative path` : undefined;
@@ -251,6 +268,14 @@ Boundary("the scan sees the packages' imports, the cross-package ones included",
   );
   assert.ok(crossing.length > 0, "train/ imports data/ through its mod.ts");
 });
+
+Boundary(
+  "deno.json and package.json list the same workspace packages, the core ones included",
+  () => {
+    assert.equal([...workspaceMembers("package.json")].sort(), [...PACKAGES].sort());
+    for (const name of CORE_PACKAGES) assert.ok(PACKAGES.includes(name), `${name} is a member`);
+  },
+);
 
 Boundary("every package has a mod.ts and a workspace manifest exporting it", () => {
   for (const name of PACKAGES) {

@@ -15,8 +15,10 @@ const Deps = suite("deps");
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** The workspace packages; each has its own package.json that must declare no dependency. */
-const PACKAGES = ["models", "data", "train", "tui"] as const;
+/** The workspace packages (npm's list); each has a package.json that must declare no dependency. */
+const PACKAGES: ReadonlyArray<string> = (JSON.parse(
+  fs.readFileSync(path.join(ROOT, "package.json"), "utf8"),
+).workspaces ?? []) as string[];
 
 /** The parts of package.json this check reads. */
 interface PackageJson {
