@@ -1,11 +1,13 @@
 /**
  * The keyboard stream the dashboard reads, per runtime: `process.stdin` under Node and Bun, and
- * under Deno a stream fed by `Deno.stdin`. This is the only file of `tui/` that touches a
- * runtime's own API.
+ * under Deno a stream fed by a worker that reads `Deno.stdin`. This file and its worker are the
+ * only ones in `tui/` that touch a runtime's own API.
  *
- * Deno's `node:process` stdin delivers key presses late while the event loop is busy: with a
- * training loop running, keys arrived only once the run had ended. Reading `Deno.stdin`
- * directly delivers them within one iteration.
+ * Why a worker: under Deno, while a training loop keeps the main thread busy, reads of stdin
+ * (through `node:process` or `Deno.stdin` alike) complete only now and then once Ink is drawing,
+ * so key presses arrived seconds late or only after the run had ended. The worker reads on its
+ * own event loop into a shared buffer, and the dashboard drains that buffer on every training
+ * event ({@link pollTerminalInput}) as well as whenever the worker wakes an idle main thread.
  *
  * @module
  */
@@ -15,7 +17,6 @@ import { Readable } from "node:stream";
 
 /** The part of Deno's `Deno.stdin` used here. */
 interface DenoStdin {
-  read(buffer: Uint8Array): Promise<number | null>;
   setRaw(mode: boolean): void;
   isTerminal(): boolean;
 }
@@ -23,19 +24,28 @@ interface DenoStdin {
 /** Deno's global, present only under Deno. */
 const deno = (globalThis as { Deno?: { stdin: DenoStdin } }).Deno;
 
-/** A TTY-like readable over `Deno.stdin`, with the `setRawMode` Ink needs. */
+/** Bytes of key presses the ring holds between two drains. */
+const RING_BYTES = 4096;
+
+/** A TTY-like readable of the key presses a worker reads, with the `setRawMode` Ink needs. */
 class DenoTerminalInput extends Readable {
   readonly isTTY = true;
   readonly #stdin: DenoStdin;
-  #reading = false;
+  #worker: Worker | undefined;
+  #written: Int32Array | undefined;
+  #ring: Uint8Array | undefined;
+  #read = 0;
 
   constructor(stdin: DenoStdin) {
     super();
     this.#stdin = stdin;
   }
 
+  /** Raw mode on starts the reader worker; off stops it, so nothing keeps the process alive. */
   setRawMode(mode: boolean): this {
     this.#stdin.setRaw(mode);
+    if (mode) this.#start();
+    else this.#stop();
     return this;
   }
 
@@ -48,34 +58,51 @@ class DenoTerminalInput extends Readable {
   }
 
   override _read(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    void this.#pump();
+    this.drain();
   }
 
-  async #pump(): Promise<void> {
-    const buffer = new Uint8Array(1024);
-    // Limitation: under Deno a pending read of stdin cannot be cancelled, so once the dashboard
-    // has read keys the process stays alive until it exits explicitly (the CLI always does).
-    while (!this.destroyed) {
-      const count = await this.#stdin.read(buffer).catch(() => null);
-      if (count === null) {
-        this.push(null);
-        return;
-      }
-      if (!this.push(Buffer.from(buffer.subarray(0, count)))) {
-        this.#reading = false;
-        return;
-      }
-    }
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#stop();
+    callback(error);
+  }
+
+  /** Pushes the bytes the worker has written since the last drain. */
+  drain(): void {
+    if (this.#written === undefined || this.#ring === undefined) return;
+    const written = Atomics.load(this.#written, 0);
+    if (written === this.#read) return;
+    // Limitation: more than RING_BYTES of key presses between two drains lose the oldest ones.
+    const from = Math.max(this.#read, written - RING_BYTES);
+    const bytes = new Uint8Array(written - from);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = this.#ring[(from + i) % RING_BYTES];
+    this.#read = written;
+    this.push(Buffer.from(bytes));
+  }
+
+  #start(): void {
+    if (this.#worker !== undefined) return;
+    const shared = new SharedArrayBuffer(4 + RING_BYTES);
+    this.#written = new Int32Array(shared, 0, 1);
+    this.#ring = new Uint8Array(shared, 4);
+    this.#read = 0;
+    this.#worker = new Worker(new URL("./_stdin_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    this.#worker.onmessage = () => this.drain();
+    this.#worker.postMessage(shared);
+  }
+
+  #stop(): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
   }
 }
 
 let denoInput: DenoTerminalInput | undefined;
 
 /**
- * The stream Ink should read keys from: one shared stream over `Deno.stdin` when running under
- * Deno with a terminal on stdin, else `process.stdin`.
+ * The stream Ink should read keys from: one shared stream over a `Deno.stdin` reader when
+ * running under Deno with a terminal on stdin, else `process.stdin`.
  *
  * @returns A readable stream; a TTY one has `isTTY` and `setRawMode`.
  * @example
@@ -87,4 +114,17 @@ export function terminalInput(): NodeJS.ReadableStream {
   if (deno === undefined || !deno.stdin.isTerminal()) return process.stdin;
   denoInput ??= new DenoTerminalInput(deno.stdin);
   return denoInput;
+}
+
+/**
+ * Hands the key presses read so far to the dashboard. Call it from code that runs often while
+ * the main thread is busy (the trainer's event sink); a no-op outside Deno.
+ *
+ * @example
+ * ```ts
+ * const sink = (event) => Effect.sync(() => { feed.publish(event); pollTerminalInput(); });
+ * ```
+ */
+export function pollTerminalInput(): void {
+  denoInput?.drain();
 }

@@ -8,7 +8,7 @@ import { Effect, type Layer, Logger } from "effect";
 import { type Instance, render } from "ink";
 import { createElement } from "react";
 import { type EventSink, makePlainLogger } from "../train/mod.ts";
-import { terminalInput } from "./_terminal_input.ts";
+import { pollTerminalInput, terminalInput } from "./_terminal_input.ts";
 import { App } from "./app.tsx";
 import { EventFeed, feedLogger } from "./feed.ts";
 import type { DashboardControl } from "./keys.ts";
@@ -111,6 +111,7 @@ export const mountDashboard = Effect.fn("dashboard.mountDashboard")(function* (
     Effect.sync(() => {
       feed.publish(event);
       if (event.type === "run_started") mount();
+      pollTerminalInput();
     });
   const routed = feedLogger(feed, { name: options.name });
   const plain = makePlainLogger({ name: options.name });
