@@ -14,6 +14,7 @@ import {
   type BatcherState,
   createBatcher,
   type Dataset,
+  describeSkipped,
   loadEmojiFaces,
   loadImageFolder,
   loadSizeFor,
@@ -44,7 +45,8 @@ import { loadLatestCheckpoint, removeStaleTemporaries, saveCheckpoint } from "./
 import { TrainControl } from "./control.ts";
 import { type BackendError, CheckpointError, ConfigError, ResumeMismatchError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
-import { appendEvents, createRunDir, readRunConfig, runPaths } from "./run_dir.ts";
+import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
+import { appendEvents, checkRunDir, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
 /** The course's grumpy cats, the default data when the shared data folder is there. */
 export const GRUMPY_TRAIN = "../shared/data/cats/grumpy/train";
@@ -107,12 +109,23 @@ export const DdpmConfig = Schema.Struct({
   sampleEvery: withDefault(positiveInt, 500),
   /** DDIM steps of those samples. */
   sampleSteps: withDefault(positiveInt, 50),
+  /**
+   * DDIM's eta for those samples: 0 deterministic, 1 the DDPM posterior's noise at every step.
+   * 1, because a short run's model is poor at small t: after 769 steps on the grumpy cats,
+   * eta 1 (50 steps) and the ancestral sampler drew recognisable faces where eta 0 (50 or 250
+   * steps) drew only blotchy texture. The noise comes from the seed, the same for every grid.
+   */
+  sampleEta: withDefault(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })), 1),
   /** Write a checkpoint every this many iterations. */
   checkpointEvery: withDefault(positiveInt, 1000),
   /** Checkpoints kept on disk; older ones are deleted. */
   keepCheckpoints: withDefault(positiveInt, 3),
   /** Seed of weights, data order, timesteps and noise. */
   seed: withDefault(Schema.Int, 11),
+  /** Fail on any image file that cannot be loaded, instead of skipping it with a warning. */
+  strict: withDefault(Schema.Boolean, false),
+  /** Stop after this many steps in a row with a non-finite loss or gradient. */
+  maxNonFinite: withDefault(positiveInt, 5),
 });
 
 /** A resolved DDPM config. */
@@ -173,8 +186,11 @@ const RESUMABLE_CHANGES = new Set([
   "iters",
   "sampleEvery",
   "sampleSteps",
+  "sampleEta",
   "checkpointEvery",
   "keepCheckpoints",
+  "strict",
+  "maxNonFinite",
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -270,11 +286,14 @@ export interface DdpmBatch {
   readonly t: ArrayLike<number>;
   /** Standard normal noise, the shape of `x0`. */
   readonly noise: tf.Tensor4D;
+  /** Told `unet` when the update is skipped for a non-finite loss or gradient. */
+  readonly onNonFinite?: (update: "unet") => void;
 }
 
 /**
  * One training iteration (Ho et al., Algorithm 1): the simple loss on the batch, one Adam update
  * of the U-Net with the gradient's global norm clipped, and one update of the moving average.
+ * When the loss or a gradient is NaN or infinite, neither update happens (`guardedMinimize`).
  *
  * @param models U-Net, average and optimizer; updated in place.
  * @param batch Images, timesteps and noise.
@@ -287,24 +306,24 @@ export interface DdpmBatch {
 export async function trainDdpmStep(models: DdpmModels, batch: DdpmBatch): Promise<DdpmLosses> {
   const { unet, ema, adam, schedule } = models;
   const names = Object.keys(unet).sort();
-  const { value, grads } = tf.variableGrads(
-    () => noiseLoss(unet, { schedule, x0: batch.x0, t: batch.t, noise: batch.noise }),
-    names.map((n) => unet[n]),
-  );
 
   // Clip by global norm: every gradient is scaled by min(1, clip / norm), on the device.
-  const clipped = models.gradClip > 0 ? clipByGlobalNorm(grads, models.gradClip) : grads;
-  adam.applyGradients(clipped);
-  tf.dispose(Object.values(grads));
-  if (clipped !== grads) tf.dispose(Object.values(clipped));
+  const { loss: value, applied } = await guardedMinimize(adam, {
+    variables: names.map((n) => unet[n]),
+    loss: () => noiseLoss(unet, { schedule, x0: batch.x0, t: batch.t, noise: batch.noise }),
+    transform: models.gradClip > 0 ? (g) => clipByGlobalNorm(g, models.gradClip) : undefined,
+  });
+  if (!applied) batch.onNonFinite?.("unet");
 
   // EMA with the usual warm-up, so the average is not dominated by the initial weights.
   const decay = Math.min(models.emaDecay, (1 + adam.step) / (10 + adam.step));
-  tf.tidy(() => {
-    for (const name of names) {
-      ema[name].assign(tf.add(tf.mul(ema[name], decay), tf.mul(unet[name], 1 - decay)));
-    }
-  });
+  if (applied) {
+    tf.tidy(() => {
+      for (const name of names) {
+        ema[name].assign(tf.add(tf.mul(ema[name], decay), tf.mul(unet[name], 1 - decay)));
+      }
+    });
+  }
 
   const [mse] = await value.data();
   value.dispose();
@@ -364,7 +383,8 @@ export interface DdpmRunSummary {
  * Trains a DDPM in a run directory, from scratch or from its latest checkpoint.
  *
  * Every `sampleEvery` iterations (and at the end) it writes `samples/<iteration>.png`, a grid of
- * DDIM samples of the moving average from one fixed noise batch, and
+ * DDIM samples (`sampleSteps` steps, eta `sampleEta`) of the moving average from the same
+ * seeded noise every time, and
  * `samples/strips/<iteration>.png`, the denoising strip of the same sampling run. Sampling
  * holds the event loop until it ends, so stop requests and the dashboard wait for it.
  *
@@ -386,12 +406,14 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
 ) {
   const control = options.control ?? new TrainControl();
   const paths = runPaths(options.runDir);
+  yield* checkRunDir(options.runDir, { resume: options.resume === true });
   const config = options.resume
     ? yield* mergeResumedConfig(options.runDir, input)
     : yield* resolveDdpmConfig(input);
 
   // Data first: a bad folder fails before anything is written.
   const dataset = yield* loadDataset(config);
+  const warnings = [describeSkipped(dataset)].filter((w): w is string => w !== undefined);
   if (config.batch > dataset.count) {
     return yield* new ConfigError({
       field: "batch",
@@ -399,7 +421,8 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
     });
   }
   const backend = Effect.isEffect(options.backend) ? yield* options.backend : options.backend;
-  if (!options.resume) yield* createRunDir(options.runDir, config);
+  const opened = yield* openRunDir(options.runDir, { resume: options.resume === true, config });
+  warnings.push(...opened.warnings);
 
   const models = yield* Effect.acquireRelease(
     Effect.sync(() => buildDdpmModels(config)),
@@ -417,10 +440,13 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
 
   // Resume: weights, average, optimizer, data position and the noise generator.
   let iteration = 0;
+  let lastCheckpoint: string | undefined;
   if (options.resume) {
     yield* removeStaleTemporaries(paths.checkpoints);
     const saved = yield* loadLatestCheckpoint<DdpmState>(paths.checkpoints);
     if (saved !== undefined) {
+      warnings.push(...saved.skipped.map((s) => `skipped a damaged checkpoint: ${s}`));
+      lastCheckpoint = saved.path;
       restoreModels(models, saved);
       batcher.restore(saved.state.batcher);
       noiseRng = Rng.fromState(saved.state.noiseRng);
@@ -449,6 +475,7 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
       groups: modelGroups(models),
       state,
     }, { keep: config.keepCheckpoints });
+    lastCheckpoint = where;
     yield* emit({ type: "checkpoint_written", iteration, path: where });
     yield* flush();
   });
@@ -462,6 +489,8 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
       side,
       sampler: "ddim",
       steps: config.sampleSteps,
+      eta: config.sampleEta,
+      draw: drawFrom(Rng.derive(config.seed, 4)),
       grid: file,
       strip: path.join(paths.samples, "strips", name),
     });
@@ -479,9 +508,11 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
     totalIterations: config.iters,
     resumed: options.resume === true,
   });
+  for (const message of warnings) yield* emit({ type: "warning", iteration, message });
   yield* flush();
 
   let lastLosses: DdpmLosses | undefined;
+  const guard = new NonFiniteGuard({ limit: config.maxNonFinite });
   while (iteration < config.iters && !control.stopRequested) {
     // Give signal handlers and the dashboard a turn; also where a pause waits.
     yield* Effect.promise(() => nextTurn());
@@ -494,14 +525,23 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
     const x0 = tf.tensor4d(batcher.next(), shape);
     const t = Int32Array.from({ length: config.batch }, () => noiseRng.int(0, config.timesteps));
     const noise = tf.tensor4d(noiseRng.normal(config.batch * side * side * 3), shape);
-    const losses = yield* Effect.promise(() => trainDdpmStep(models, { x0, t, noise }));
+    const skipped: string[] = [];
+    const onNonFinite = (update: string) => void skipped.push(update);
+    const losses = yield* Effect.promise(() =>
+      trainDdpmStep(models, { x0, t, noise, onNonFinite })
+    );
     tf.dispose([x0, noise]);
     iteration += 1;
     lastLosses = losses;
 
     yield* emit({ type: "step", iteration, losses, msPerIter: performance.now() - started });
-    if (!Number.isFinite(losses.mse)) {
-      yield* emit({ type: "warning", iteration, message: "non-finite loss" });
+    const warning = guard.check({ iteration, losses, skipped });
+    if (warning !== undefined) yield* emit({ type: "warning", iteration, message: warning });
+    if (guard.diverged) {
+      const error = guard.failure(lastCheckpoint);
+      yield* emit({ type: "run_failed", iteration, message: error.message });
+      yield* flush();
+      return yield* error;
     }
     if (iteration % config.sampleEvery === 0 || control.sampleRequested) {
       control.sampleRequested = false;
@@ -546,7 +586,7 @@ const loadDataset = Effect.fn("ddpm.loadDataset")(function* (config: DdpmConfig)
   const size = loadSizeFor(config.preprocess, config.imageSize);
   const dataset: Dataset = config.data === "emoji"
     ? yield* loadEmojiFaces("twitter", { size })
-    : yield* loadImageFolder(config.data, { size });
+    : yield* loadImageFolder(config.data, { size, skipBad: !config.strict });
   return dataset;
 });
 
@@ -588,12 +628,18 @@ interface WriteSamplesOptions {
   readonly sampler: DdpmSampler;
   /** DDIM steps; ignored by the ancestral sampler, which takes all T. */
   readonly steps: number;
-  /** Normal values for the ancestral sampler's per-step noise. */
-  readonly draw?: (n: number) => Float32Array;
+  /** DDIM's eta; ignored by the ancestral sampler. */
+  readonly eta: number;
+  /** Normal values for the per-step noise (ancestral, and DDIM with eta > 0). */
+  readonly draw: (n: number) => Float32Array;
   /** Where the grid of samples goes. */
   readonly grid: string;
   /** Where the denoising strip goes. */
   readonly strip: string;
+}
+
+function drawFrom(rng: Rng): (n: number) => Float32Array {
+  return (n) => rng.normal(n);
 }
 
 /** Runs a sampler from the given noise and writes the grid and the strip. */
@@ -611,6 +657,8 @@ const writeSamples = Effect.fn("ddpm.writeSamples")(function* (
       schedule: options.schedule,
       noise,
       steps: options.steps,
+      eta: options.eta,
+      draw: options.draw,
       frames: STRIP_FRAMES,
     })
     : sampleAncestral(params, {
@@ -634,12 +682,14 @@ export interface SampleDdpmRunOptions {
   readonly sampler?: DdpmSampler;
   /** DDIM steps K (default the run's `sampleSteps`). */
   readonly steps?: number;
+  /** DDIM's eta (default the run's `sampleEta`). */
+  readonly eta?: number;
   /** Images in the grid (default {@link DDPM_SAMPLE_COUNT}). */
   readonly count?: number;
   /** Seed of the starting noise and the ancestral sampler's noise (default the run's seed). */
   readonly seed?: number;
   /**
-   * Where the grid goes (default `<run>/sampled/<ddimK|ancestral>-<iteration>.png`, outside
+   * Where the grid goes (default `<run>/sampled/<ddimK-etaE|ancestral>-<iteration>.png`, outside
    * `samples/`, which holds the training's grids over time).
    */
   readonly out?: string;
@@ -681,11 +731,15 @@ export const sampleDdpmRun = Effect.fn("ddpm.sampleDdpmRun")(function* (
   );
   const sampler = options.sampler ?? "ddim";
   const steps = options.steps ?? config.sampleSteps;
+  const eta = options.eta ?? config.sampleEta;
   if (sampler === "ddim" && steps > config.timesteps) {
     return yield* new ConfigError({
       field: "steps",
       reason: `${steps} is more than the run's ${config.timesteps} diffusion steps`,
     });
+  }
+  if (!(eta >= 0 && eta <= 1)) {
+    return yield* new ConfigError({ field: "eta", reason: `${eta} is not between 0 and 1` });
   }
   const saved = yield* loadLatestCheckpoint<DdpmState>(paths.checkpoints);
   if (saved === undefined) {
@@ -697,7 +751,7 @@ export const sampleDdpmRun = Effect.fn("ddpm.sampleDdpmRun")(function* (
   );
   restoreModels(models, saved);
 
-  const label = sampler === "ddim" ? `ddim${steps}` : "ancestral";
+  const label = sampler === "ddim" ? `ddim${steps}-eta${eta}` : "ancestral";
   const grid = options.out ??
     path.join(paths.root, "sampled", `${label}-${String(saved.iteration).padStart(6, "0")}.png`);
   const strip = grid.replace(/(\.png)?$/i, "-strip.png");
@@ -705,14 +759,14 @@ export const sampleDdpmRun = Effect.fn("ddpm.sampleDdpmRun")(function* (
   const side = config.imageSize;
   const count = options.count ?? DDPM_SAMPLE_COUNT;
   const noiseRng = Rng.derive(seed, 3);
-  const stepRng = Rng.derive(seed, 4);
   yield* writeSamples(models.ema, {
     schedule: models.schedule,
     noise: noiseRng.normal(count * side * side * 3),
     side,
     sampler,
     steps,
-    draw: (n) => stepRng.normal(n),
+    eta,
+    draw: drawFrom(Rng.derive(seed, 4)),
     grid,
     strip,
   });

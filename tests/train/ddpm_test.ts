@@ -239,11 +239,14 @@ test("sampleDdpmRun draws DDIM and ancestral grids and strips from a run's check
   const before = tf.memory().numTensors;
   const ddim = await Effect.runPromise(sampleDdpmRun(runDir, { steps: 4, count: 4 }));
   assert.is(ddim.iteration, 6);
-  assert.ok(ddim.grid.endsWith("ddim4-000006.png"), ddim.grid);
+  assert.ok(ddim.grid.endsWith("sampled/ddim4-eta1-000006.png"), ddim.grid);
+  const eta0 = await Effect.runPromise(sampleDdpmRun(runDir, { steps: 4, count: 4, eta: 0 }));
+  assert.ok(eta0.grid.endsWith("ddim4-eta0-000006.png"), eta0.grid);
+  assert.not.ok(readFileSync(eta0.grid).equals(readFileSync(ddim.grid)), "eta changes samples");
   const again = await Effect.runPromise(
     sampleDdpmRun(runDir, { steps: 4, count: 4, out: join(root, "again.png") }),
   );
-  assert.ok(readFileSync(again.grid).equals(readFileSync(ddim.grid)), "DDIM is deterministic");
+  assert.ok(readFileSync(again.grid).equals(readFileSync(ddim.grid)), "seeded: the same grid");
   const ancestral = await Effect.runPromise(
     sampleDdpmRun(runDir, { sampler: "ancestral", count: 4, out: join(root, "anc.png") }),
   );
@@ -261,6 +264,8 @@ test("sampleDdpmRun draws DDIM and ancestral grids and strips from a run's check
   const empty = join(root, "empty");
   const exit = await Effect.runPromiseExit(sampleDdpmRun(empty));
   assert.is(tagOf(exit), "RunDirError");
+  const badEta = await Effect.runPromiseExit(sampleDdpmRun(runDir, { eta: 2 }));
+  assert.is(tagOf(badEta), "ConfigError");
 });
 
 test.run();
