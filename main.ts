@@ -5,7 +5,8 @@
  * On a terminal, training shows the dashboard (`tui/`): losses, sample preview, events, and keys
  * q (stop with a checkpoint; Ctrl-C too), p, s, c, tab and ?. With `--no-tui` or with output
  * piped, progress is printed as plain `key=value` lines (see `train/logger.ts`). `watch DIR`
- * shows the dashboard of any run directory, live or finished, read-only. SIGINT and SIGTERM ask
+ * shows the dashboard of any run directory, live or finished, read-only; `sample DIR` draws a
+ * grid and a denoising strip from a DDPM run. SIGINT and SIGTERM ask
  * the trainer to write a final checkpoint and stop; a second signal quits at once. Any expected
  * failure prints one line `catgan: <message>` to stderr and exits 1.
  *
@@ -15,6 +16,8 @@
  * deno task train dcgan --resume runs/dcgan-20261203-214500 --iters 3200
  * deno task train cyclegan --preset cats --disc patch --cycle-loss --iters 1000
  * deno task translate --run runs/cyclegan-cats --direction XtoY --input in --out out
+ * deno task train ddpm --data ../shared/data/cats/grumpy/train --iters 4000
+ * deno task sample runs/ddpm-20261203-214500 --sampler ancestral
  * deno task demo --iters 100
  * deno task watch runs/dcgan-20261203-214500
  * ```
@@ -31,6 +34,8 @@ import {
   ConfigError,
   type CycleGanConfig,
   type DcganConfig,
+  type DdpmConfig,
+  defaultDdpmData,
   defaultRunDir,
   type EventSink,
   initBackend,
@@ -38,9 +43,11 @@ import {
   plainLoggerLayer,
   TrainControl,
   resolveCycleGanDomains,
+  sampleDdpmRun,
   trainCycleGan,
   translateFolder,
   trainDcgan,
+  trainDdpm,
 } from "./train/mod.ts";
 import { detectTerminalCaps, mountDashboard, type TerminalCaps, watchRun } from "./tui/mod.ts";
 
@@ -524,6 +531,80 @@ const cyclegan = Command.make(
   ]),
 );
 
+// ---------------------------------------------------------------------------------------------
+// DDPM
+
+const ddpmFlags = {
+  data: Flag.String("data").pipe(
+    Flag.withDescription(
+      "Folder of PNG/JPEG images, or emoji (default ../shared/data/cats/grumpy/train if " +
+        "present, else emoji); resized to 32x32",
+    ),
+    Flag.optional,
+  ),
+  preprocess: dcganFlags.preprocess,
+  iters: countFlag("iters", "Training iterations (default 20000)"),
+  batch: countFlag("batch", "Images per batch (default 16)"),
+  width: countFlag("width", "U-Net channels at 32x32, a multiple of 4 (default 16)"),
+  lr: Flag.Finite("lr").pipe(
+    Flag.withDescription("Adam learning rate (default 2e-4)"),
+    Flag.optional,
+  ),
+  sampleEvery: countFlag(
+    "sample-every",
+    "Write a DDIM sample grid and a denoising strip every N iterations (default 500)",
+  ),
+  sampleSteps: countFlag("sample-steps", "DDIM steps of those samples (default 50)"),
+  checkpointEvery: countFlag(
+    "checkpoint-every",
+    "Write a checkpoint every N iterations (default 1000)",
+  ),
+  seed: Flag.Int("seed").pipe(
+    Flag.withDescription("Seed of weights, data order, timesteps and noise (default 11)"),
+    Flag.optional,
+  ),
+  resume: dcganFlags.resume,
+  ...runFlags,
+};
+
+const runDdpm = Effect.fn("main.runDdpm")(function* (
+  input: Partial<DdpmConfig>,
+  options: RunOptions,
+) {
+  const { control, onEvent: progressSink } = yield* Progress;
+  yield* stopOnSignals(control);
+
+  // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
+  yield* initBackend("cpu");
+  const backend = initBackend(options.backend).pipe(
+    Effect.tap((info) =>
+      Effect.logInfo("backend").pipe(
+        Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
+      )
+    ),
+  );
+  let lastCheckpoint: string | undefined;
+  const onEvent: EventSink = (event) => {
+    if (event.type === "checkpoint_written") lastCheckpoint = event.path;
+    return progressSink(event);
+  };
+  const summary = yield* trainDdpm(input, {
+    runDir: options.runDir,
+    resume: options.resume,
+    backend,
+    onEvent,
+    control,
+  });
+  if (summary.reason === "stopped") {
+    yield* Effect.logInfo("stopped").pipe(
+      Effect.annotateLogs({
+        checkpoint: lastCheckpoint ?? "none",
+        resume: resumeCommand(summary.runDir, "ddpm"),
+      }),
+    );
+  }
+}, withProgress, Effect.scoped);
+
 const translateImages = Command.make(
   "translate",
   {
@@ -562,9 +643,117 @@ const translateImages = Command.make(
   ]),
 );
 
+const ddpm = Command.make(
+  "ddpm",
+  ddpmFlags,
+  Effect.fn("main.ddpm")(function* (flags) {
+    if (Option.isSome(flags.run) && Option.isSome(flags.resume)) {
+      return yield* new ConfigError({
+        field: "run",
+        reason: "cannot be combined with --resume: --run starts a new run, --resume continues one",
+      });
+    }
+    const given = givenOnly<DdpmConfig>({
+      data: flags.data,
+      preprocess: flags.preprocess,
+      iters: flags.iters,
+      batch: flags.batch,
+      width: flags.width,
+      lr: flags.lr,
+      sampleEvery: flags.sampleEvery,
+      sampleSteps: flags.sampleSteps,
+      checkpointEvery: flags.checkpointEvery,
+      seed: flags.seed,
+    });
+    // A resumed run keeps its saved data; a new one without --data takes the default.
+    const input: Partial<DdpmConfig> = Option.isNone(flags.resume) && given.data === undefined
+      ? { ...given, data: yield* defaultDdpmData() }
+      : given;
+    const runDir = Option.getOrElse(
+      Option.orElse(flags.resume, () => flags.run),
+      () => defaultRunDir("ddpm"),
+    );
+    yield* runDdpm(input, {
+      backend: flags.backend,
+      runDir,
+      resume: Option.isSome(flags.resume),
+      logEvery: flags.logEvery,
+      dashboard: dashboardFor(flags),
+    }).pipe(withVerbosity(flags.verbose));
+  }),
+).pipe(
+  Command.withDescription(
+    "Train a small denoising diffusion model (DDPM, T = 1000) on 32x32 images; samples are " +
+      "DDIM grids and denoising strips",
+  ),
+  Command.withExamples([
+    {
+      command: "catgan train ddpm --data ../shared/data/cats/grumpy/train --iters 4000",
+      description: "Grumpy cats at 32x32",
+    },
+    {
+      command: "catgan train ddpm --resume runs/ddpm-20261203-214500 --iters 8000",
+      description: "Continue a run from its latest checkpoint",
+    },
+  ]),
+);
+
+const sample = Command.make(
+  "sample",
+  {
+    dir: Argument.String("dir").pipe(Argument.withDescription("A DDPM run directory")),
+    sampler: Flag.Literals("sampler", ["ddim", "ancestral"]).pipe(
+      Flag.withDescription("ddim: K deterministic steps; ancestral: all T steps of Ho et al."),
+      Flag.withDefault("ddim"),
+    ),
+    steps: countFlag("steps", "DDIM steps K (default the run's sample steps, 50)"),
+    eta: Flag.Finite("eta").pipe(
+      Flag.withDescription("DDIM's eta: 0 deterministic, 1 DDPM-like noise (default the run's, 1)"),
+      Flag.optional,
+    ),
+    count: countFlag("count", "Images in the grid (default 16; the strip shows the first 8)"),
+    seed: Flag.Int("seed").pipe(
+      Flag.withDescription("Seed of the starting noise (default the run's seed)"),
+      Flag.optional,
+    ),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("The grid's PNG (default <dir>/sampled/<sampler>-<iteration>.png)"),
+      Flag.optional,
+    ),
+    backend: runFlags.backend,
+  },
+  Effect.fn("main.sample")(function* (flags) {
+    const backend = yield* initBackend(flags.backend);
+    yield* Effect.logInfo("backend").pipe(
+      Effect.annotateLogs({ name: backend.name, detail: backend.detail }),
+    );
+    const started = performance.now();
+    const files = yield* sampleDdpmRun(flags.dir, {
+      sampler: flags.sampler,
+      steps: Option.getOrUndefined(flags.steps),
+      eta: Option.getOrUndefined(flags.eta),
+      count: Option.getOrUndefined(flags.count),
+      seed: Option.getOrUndefined(flags.seed),
+      out: Option.getOrUndefined(flags.out),
+    });
+    yield* Effect.logInfo("samples written").pipe(
+      Effect.annotateLogs({
+        iter: String(files.iteration),
+        grid: files.grid,
+        strip: files.strip,
+        seconds: ((performance.now() - started) / 1000).toFixed(1),
+      }),
+    );
+  }),
+).pipe(
+  Command.withDescription(
+    "Draw a grid of samples and a denoising strip from a DDPM run's latest checkpoint",
+  ),
+);
+
 const train = Command.make("train").pipe(
   Command.withDescription("Train a model"),
-  Command.withSubcommands([dcgan, cyclegan]),
+  Command.withSubcommands([dcgan, cyclegan, ddpm]),
 );
 
 const demo = Command.make(
@@ -615,7 +804,7 @@ const watch = Command.make(
 
 const cli = Command.make(PROGRAM).pipe(
   Command.withDescription('Train image GANs of CMU 16-726 "When Cats meet GANs" on tfjs'),
-  Command.withSubcommands([train, demo, watch, translateImages]),
+  Command.withSubcommands([train, demo, watch, sample, translateImages]),
 );
 
 // ---------------------------------------------------------------------------------------------
