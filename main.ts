@@ -50,6 +50,7 @@ import {
   trainDdpm,
 } from "./train/mod.ts";
 import { detectTerminalCaps, mountDashboard, type TerminalCaps, watchRun } from "./tui/mod.ts";
+import { reportCommands } from "./report/mod.ts";
 
 const PROGRAM = "catgan";
 const BACKENDS = ["auto", "tensorflow", "wasm", "webgpu", "cpu"] as const;
@@ -804,7 +805,7 @@ const watch = Command.make(
 
 const cli = Command.make(PROGRAM).pipe(
   Command.withDescription('Train image GANs of CMU 16-726 "When Cats meet GANs" on tfjs'),
-  Command.withSubcommands([train, demo, watch, sample, translateImages]),
+  Command.withSubcommands([train, demo, watch, sample, translateImages, ...reportCommands]),
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -199,6 +199,16 @@ function floatData(t: tf.Tensor): Float32Array {
   return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
 }
 
+/**
+ * Reads a tensor's values and disposes it. Not inside `tf.tidy`: tidy walks whatever its callback
+ * returns element by element, which for a large typed array costs seconds.
+ */
+function readFloats(t: tf.Tensor): Float32Array {
+  const values = floatData(t);
+  t.dispose();
+  return values;
+}
+
 function checkPyramid(size: number, width: number, levels: number): void {
   if (size !== width) throw new RangeError(`SWD: images must be square, got ${size}x${width}`);
   if (!Number.isInteger(levels) || levels < 1 || size % 2 ** (levels - 1) !== 0) {
@@ -224,9 +234,7 @@ export function swdPatchCorners(count: number, options: SwdPatchCornerOptions): 
   const { seed, level, side, patchSize, patchesPerImage } = options;
   const span = side - patchSize + 1;
   const n = count * patchesPerImage * 2;
-  const uniform = tf.tidy(() =>
-    tf.randomUniform([n], 0, 1, "float32", streamSeed(seed, level, 0)).dataSync()
-  );
+  const uniform = readFloats(tf.randomUniform([n], 0, 1, "float32", streamSeed(seed, level, 0)));
   const corners = new Int32Array(n);
   for (let i = 0; i < n; i++) corners[i] = Math.min(span - 1, Math.floor(uniform[i] * span));
   return corners;
@@ -260,10 +268,9 @@ export interface SwdPatchCornerOptions {
  */
 export function swdDirections(count: number, options: SwdDirectionOptions): Float32Array {
   const { seed, level, dims } = options;
-  const values = tf.tidy(() =>
-    tf.randomNormal([count * dims], 0, 1, "float32", streamSeed(seed, level, 1)).dataSync()
-  ) as Float32Array;
-  const directions = new Float32Array(values);
+  const directions = Float32Array.from(
+    readFloats(tf.randomNormal([count * dims], 0, 1, "float32", streamSeed(seed, level, 1))),
+  );
   for (let d = 0; d < count; d++) {
     const row = directions.subarray(d * dims, (d + 1) * dims);
     let norm = 0;
@@ -384,26 +391,26 @@ function slicedDistance(
   const na = a.length / dims;
   const nb = b.length / dims;
   const count = directions.length / dims;
+  const setA = tf.tensor2d(a, [na, dims]);
+  const setB = tf.tensor2d(b, [nb, dims]);
   let total = 0;
   for (let start = 0; start < count; start += DIRECTION_BLOCK) {
     const block = Math.min(DIRECTION_BLOCK, count - start);
-    // [block, n] projections, one row per direction: the matMul reads back with one sync per set.
-    const [pa, pb] = tf.tidy(() => {
-      const dirs = tf.tensor2d(directions.subarray(start * dims, (start + block) * dims), [
-        block,
-        dims,
-      ]);
-      return [
-        tf.matMul(dirs, tf.tensor2d(a, [na, dims]), false, true).dataSync() as Float32Array,
-        tf.matMul(dirs, tf.tensor2d(b, [nb, dims]), false, true).dataSync() as Float32Array,
-      ];
-    });
+    // [block, n] projections, one row per direction; each read back is one device sync.
+    const dirs = tf.tensor2d(directions.subarray(start * dims, (start + block) * dims), [
+      block,
+      dims,
+    ]);
+    const pa = readFloats(tf.matMul(dirs, setA, false, true));
+    const pb = readFloats(tf.matMul(dirs, setB, false, true));
+    dirs.dispose();
     for (let d = 0; d < block; d++) {
       const rowA = pa.subarray(d * na, (d + 1) * na).sort();
       const rowB = pb.subarray(d * nb, (d + 1) * nb).sort();
       total += wasserstein1Sorted(rowA, rowB);
     }
   }
+  tf.dispose([setA, setB]);
   return total / count;
 }
 
