@@ -1,8 +1,9 @@
 /**
  * catgan: the GANs of CMU 16-726 "When Cats meet GANs" on tfjs, as a library. Data sources,
  * preprocessing and DiffAugment (`data/`), networks, losses and Adam (`models/`), and the
- * backend, trainers, checkpoints, run directories, events and plain log (`train/`), so that a
- * short script can compose its own pipeline. `examples/custom_pipeline.ts` is one such script.
+ * backend, trainers, checkpoints, run directories, events and plain log (`train/`), and run
+ * reports, SWD scores, experiment sets and memes (`report/`), so that a short script can compose
+ * its own pipeline. `examples/custom_pipeline.ts` is one such script.
  *
  * @example
  * ```ts
@@ -21,3 +22,4 @@
 export * from "./data/mod.ts";
 export * from "./models/mod.ts";
 export * from "./train/mod.ts";
+export * from "./report/mod.ts";
