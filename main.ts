@@ -104,6 +104,21 @@ const runFlags = {
   ),
 };
 
+// Flags of every trainer about bad inputs and bad numbers.
+const reliabilityFlags = {
+  strict: Flag.Boolean("strict").pipe(
+    Flag.withDescription(
+      "Fail on any image file that cannot be loaded, instead of skipping it with a warning",
+    ),
+    Flag.optional,
+  ),
+  maxNonFinite: countFlag(
+    "max-non-finite",
+    "Stop after N steps in a row whose loss or gradient is NaN or infinite; such steps are " +
+      "not applied (default 5)",
+  ),
+};
+
 const dcganFlags = {
   data: Flag.String("data").pipe(
     Flag.withDescription("Folder of PNG/JPEG images, or emoji for the embedded emoji faces"),
@@ -132,6 +147,7 @@ const dcganFlags = {
     Flag.withDescription("Continue the run in this directory from its latest checkpoint"),
     Flag.optional,
   ),
+  ...reliabilityFlags,
   ...runFlags,
 };
 
@@ -333,6 +349,8 @@ const dcgan = Command.make(
       sampleEvery: flags.sampleEvery,
       checkpointEvery: flags.checkpointEvery,
       seed: flags.seed,
+      strict: flags.strict,
+      maxNonFinite: flags.maxNonFinite,
     });
     const runDir = Option.getOrElse(
       Option.orElse(flags.resume, () => flags.run),
@@ -422,6 +440,7 @@ const cycleGanFlags = {
   ),
   seed: dcganFlags.seed,
   resume: dcganFlags.resume,
+  ...reliabilityFlags,
   ...runFlags,
 };
 
@@ -500,6 +519,8 @@ const cyclegan = Command.make(
         sampleEvery: flags.sampleEvery,
         checkpointEvery: flags.checkpointEvery,
         seed: flags.seed,
+        strict: flags.strict,
+        maxNonFinite: flags.maxNonFinite,
       }),
     };
     const runDir = Option.getOrElse(
@@ -565,6 +586,7 @@ const ddpmFlags = {
     Flag.optional,
   ),
   resume: dcganFlags.resume,
+  ...reliabilityFlags,
   ...runFlags,
 };
 
@@ -665,6 +687,8 @@ const ddpm = Command.make(
       sampleSteps: flags.sampleSteps,
       checkpointEvery: flags.checkpointEvery,
       seed: flags.seed,
+      strict: flags.strict,
+      maxNonFinite: flags.maxNonFinite,
     });
     // A resumed run keeps its saved data; a new one without --data takes the default.
     const input: Partial<DdpmConfig> = Option.isNone(flags.resume) && given.data === undefined

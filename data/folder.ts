@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
-import { readdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat, readdir, readFile, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { decodeImage, type RgbImage } from "./decode.ts";
 import { DatasetError, ImageDecodeError } from "./errors.ts";
 
@@ -18,6 +18,16 @@ export interface Dataset {
   readonly images: readonly Float32Array[];
   /** The file each image came from, same order as `images`. */
   readonly paths: readonly string[];
+  /** Files left out because they could not be read or decoded (`skipBad`); absent or empty. */
+  readonly skipped?: readonly SkippedFile[];
+}
+
+/** A file that {@linkcode loadImages} left out, and why. */
+export interface SkippedFile {
+  /** The file. */
+  readonly path: string;
+  /** Why it could not be loaded, in a few lower-case words. */
+  readonly reason: string;
 }
 
 /** Options of {@linkcode loadImages} and {@linkcode loadImageFolder}. */
@@ -25,8 +35,9 @@ export interface LoadImagesOptions {
   /** Side length every image is resized to, in pixels. */
   readonly size: number;
   /**
-   * Skip files that fail to decode, logging a warning for each, instead of
-   * failing the whole load. Default false.
+   * Skip files that fail to decode, logging a warning for each and listing
+   * them in the data set's `skipped`, instead of failing the whole load.
+   * Default false.
    */
   readonly skipBad?: boolean;
 }
@@ -108,12 +119,21 @@ export const listImages: (dir: string) => Effect.Effect<string[], DatasetError> 
     catch: (cause) => new DatasetError({ path: dir, reason: describeFsError(cause) }),
   });
 
-  // stat follows symbolic links, so a link to an image counts as an image.
+  // stat follows symbolic links, so a link to an image counts as an image; a link to nothing
+  // is kept, so that loading reports it by name instead of it vanishing silently.
   const candidates = names.filter((name) => !name.startsWith(".") && IMAGE_EXTENSION.test(name));
   const files: string[] = [];
   for (const name of candidates) {
     const isFile = yield* Effect.tryPromise({
-      try: () => stat(join(dir, name)).then((s) => s.isFile()),
+      try: () =>
+        stat(join(dir, name)).then(
+          (s) => s.isFile(),
+          (cause) =>
+            lstat(join(dir, name)).then((l) => {
+              if (l.isSymbolicLink()) return true;
+              throw cause;
+            }),
+        ),
       catch: (cause) => new DatasetError({ path: join(dir, name), reason: describeFsError(cause) }),
     });
     if (isFile) files.push(name);
@@ -184,9 +204,9 @@ const loadOne = Effect.fn("folder.loadOne")(function* (path: string, size: numbe
  *
  * Fails with `ImageDecodeError` naming the first file that cannot be read or
  * decoded, unless `skipBad` is set; then such files are logged at warning
- * level and left out, and the load fails with `DatasetError` only if no file
- * decodes. Fails with `DatasetError` for an empty path list. Needs no
- * services.
+ * level, left out and listed in `skipped`, and the load fails with
+ * `DatasetError` only if no file decodes. Fails with `DatasetError` for an
+ * empty path list. Needs no services.
  *
  * @param paths The image files, in the order the data set should keep.
  * @param options The target size and whether to skip bad files.
@@ -218,6 +238,7 @@ export const loadImages: (
     }
     const images: Float32Array[] = [];
     const kept: string[] = [];
+    const skipped: SkippedFile[] = [];
     for (const path of paths) {
       if (!skipBad) {
         images.push(yield* loadOne(path, size));
@@ -226,11 +247,13 @@ export const loadImages: (
       }
       const loaded = yield* loadOne(path, size).pipe(
         Effect.map((image): Float32Array | undefined => image),
-        Effect.catchTag("ImageDecodeError", (error) =>
-          Effect.logWarning("image skipped").pipe(
+        Effect.catchTag("ImageDecodeError", (error) => {
+          skipped.push({ path: error.path, reason: error.reason });
+          return Effect.logWarning("image skipped").pipe(
             Effect.annotateLogs({ path: error.path, reason: error.reason }),
             Effect.as(undefined),
-          )),
+          );
+        }),
       );
       if (loaded !== undefined) {
         images.push(loaded);
@@ -238,12 +261,14 @@ export const loadImages: (
       }
     }
     if (images.length === 0) {
+      const first = skipped[0];
       return yield* new DatasetError({
-        path: paths[0],
-        reason: `none of the ${paths.length} files could be decoded`,
+        path: paths.length === 1 ? paths[0] : dirname(paths[0]),
+        reason: `none of the ${paths.length} files could be decoded ` +
+          `("${first.path}": ${first.reason})`,
       });
     }
-    return { size, count: images.length, images, paths: kept };
+    return { size, count: images.length, images, paths: kept, skipped };
   },
 );
 
@@ -278,3 +303,32 @@ export const loadImageFolder: (
   const paths = yield* listImages(dir);
   return yield* loadImages(paths, options);
 });
+
+/**
+ * The warning a trainer reports for the files a load skipped: how many, out of how many, and
+ * the first few by name.
+ *
+ * @param dataset A data set loaded with `skipBad`.
+ * @returns The warning, or `undefined` when nothing was skipped.
+ * @example
+ * ```ts
+ * import { describeSkipped } from "./folder.ts";
+ *
+ * const warning = describeSkipped({
+ *   size: 1,
+ *   count: 1,
+ *   images: [new Float32Array(3)],
+ *   paths: ["a.png"],
+ *   skipped: [{ path: "b.png", reason: "file is empty" }],
+ * });
+ * // 'skipped 1 of 2 image files that cannot be loaded: "b.png" (file is empty)'
+ * ```
+ */
+export function describeSkipped(dataset: Dataset): string | undefined {
+  const skipped = dataset.skipped ?? [];
+  if (skipped.length === 0) return undefined;
+  const shown = skipped.slice(0, 3).map((s) => `"${s.path}" (${s.reason})`).join(", ");
+  const more = skipped.length > 3 ? ` and ${skipped.length - 3} more` : "";
+  return `skipped ${skipped.length} of ${skipped.length + dataset.count} image files that ` +
+    `cannot be loaded: ${shown}${more}`;
+}

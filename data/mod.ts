@@ -28,10 +28,12 @@ export { DatasetError, ImageDecodeError, ImageWriteError } from "./errors.ts";
 export { decodeImage, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, type RgbImage } from "./decode.ts";
 export {
   type Dataset,
+  describeSkipped,
   listImages,
   loadImageFolder,
   loadImages,
   type LoadImagesOptions,
+  type SkippedFile,
 } from "./folder.ts";
 export { emojiFacePaths, type EmojiSet, loadEmojiFaces } from "./emoji.ts";
 export { augmentImage, type AugmentOptions, loadSizeFor, type Preprocess } from "./preprocess.ts";

@@ -3,8 +3,11 @@
  * into place, so a kill at any moment leaves the previous checkpoint whole.
  *
  * Layout of `checkpoints/<iteration>/`: `tensors.bin` (every tensor as little-endian float32,
- * back to back) and `manifest.json` (iteration, each tensor's group, name, shape and offset, the
- * SHA-256 of `tensors.bin`, and the trainer's state).
+ * back to back) and `manifest.json`: iteration, each tensor's group, name, shape and offset, the
+ * size and SHA-256 of every other file of the folder, the trainer's state, and the SHA-256 of
+ * the manifest's own text without that last field (format 2). A checkpoint whose files do not
+ * match its manifest is skipped when a run resumes, and pruning never deletes the last intact
+ * ones. Format 1 (one `sha256` of `tensors.bin`, no self-check) is still read.
  *
  * @module
  */
@@ -43,27 +46,47 @@ interface ManifestEntry {
   readonly offset: number;
 }
 
-interface Manifest<S> {
-  readonly format: 1;
-  readonly iteration: number;
+/** Size and SHA-256 of one file of a checkpoint folder. */
+interface FileEntry {
+  readonly bytes: number;
   readonly sha256: string;
+}
+
+interface Manifest<S> {
+  readonly format: 1 | 2;
+  readonly iteration: number;
+  /** Format 1 only: the SHA-256 of `tensors.bin`. */
+  readonly sha256?: string;
+  /** Format 2: every other file of the folder, by name. */
+  readonly files?: Readonly<Record<string, FileEntry>>;
   readonly tensors: readonly ManifestEntry[];
   readonly state: S;
+  /** Format 2: SHA-256 of this manifest's JSON text without this field. */
+  readonly manifestSha256?: string;
 }
+
+const TENSORS_FILE = "tensors.bin";
+const MANIFEST_FILE = "manifest.json";
 
 const CHECKPOINT_NAME = /^\d{6,}$/;
 
 /** Options of {@link saveCheckpoint}. */
 export interface SaveCheckpointOptions {
-  /** How many checkpoints to keep; older ones are deleted after a successful write. */
+  /**
+   * How many intact checkpoints to keep (default 3); older ones are deleted after a successful
+   * write. A checkpoint that fails its checksums does not count, so the newest K intact ones
+   * always stay.
+   */
   readonly keep?: number;
 }
 
 /**
- * Writes a checkpoint under `dir/<iteration>` atomically and prunes old ones.
+ * Writes a checkpoint under `dir/<iteration>` atomically, reads it back to check it, and prunes
+ * old ones.
  *
- * Fails with `CheckpointError` when the disk refuses a write; the previous checkpoint is left as
- * it was and the temporary folder is removed.
+ * Fails with `CheckpointError` when the disk refuses a write (full, read-only, gone) or the
+ * written files do not read back as written; the previous checkpoints are left as they were,
+ * the temporary folder is removed, and the error names the newest one kept.
  *
  * @param dir The run's `checkpoints/` folder.
  * @param content Iteration, tensors and state.
@@ -99,18 +122,19 @@ export const saveCheckpoint = Effect.fn("checkpoint.saveCheckpoint")(function* <
     }
   }
   const blob = concatBytes(chunks, offset);
-  const manifest: Manifest<S> = {
-    format: 1,
+  const body: Manifest<S> = {
+    format: 2,
     iteration: content.iteration,
-    sha256: sha256(blob),
+    files: { [TENSORS_FILE]: { bytes: blob.byteLength, sha256: sha256(blob) } },
     tensors: entries,
     state: content.state,
   };
+  const manifest = { ...body, manifestSha256: sha256(JSON.stringify(body)) };
 
   const write = async () => {
     await fs.mkdir(temp, { recursive: true });
-    await writeDurable(path.join(temp, "tensors.bin"), blob);
-    await writeDurable(path.join(temp, "manifest.json"), JSON.stringify(manifest));
+    await writeDurable(path.join(temp, TENSORS_FILE), blob);
+    await writeDurable(path.join(temp, MANIFEST_FILE), JSON.stringify(manifest));
     const old = path.join(dir, `.old-${name}-${process.pid}`);
     const replaced = await exists(final);
     if (replaced) await fs.rename(final, old);
@@ -122,12 +146,23 @@ export const saveCheckpoint = Effect.fn("checkpoint.saveCheckpoint")(function* <
     }
     if (replaced) await removeQuietly(old);
   };
-  yield* Effect.tryPromise({
-    try: write,
-    catch: (cause) => new CheckpointError({ path: final, reason: describe(cause) }),
-  }).pipe(
+  const failed = (reason: string) =>
+    Effect.gen(function* () {
+      const kept = (yield* listCheckpoints(dir)).find((p) => p !== final);
+      const note = kept === undefined ? "" : `; the previous checkpoint "${kept}" is kept`;
+      return new CheckpointError({ path: final, reason: reason + note });
+    });
+  yield* Effect.tryPromise({ try: write, catch: describeWrite }).pipe(
     Effect.tapError(() => Effect.promise(() => removeQuietly(temp))),
+    Effect.catch((reason) => Effect.flatMap(failed(reason), Effect.fail)),
   );
+
+  // Read back what the disk holds now, before anything older is deleted.
+  const problem = yield* Effect.promise(() => verifyFolder(final));
+  if (problem !== undefined) {
+    yield* Effect.promise(() => removeQuietly(final));
+    return yield* Effect.flatMap(failed(`it does not read back as written: ${problem}`), Effect.fail);
+  }
 
   yield* pruneCheckpoints(dir, options.keep ?? 3);
   return final;
@@ -198,20 +233,9 @@ export const readCheckpoint = Effect.fn("checkpoint.readCheckpoint")(function* <
   folder: string,
 ) {
   const fail = (reason: string) => new CheckpointError({ path: folder, reason });
-  const [manifestText, blob] = yield* Effect.tryPromise({
-    try: () =>
-      Promise.all([
-        fs.readFile(path.join(folder, "manifest.json"), "utf8"),
-        fs.readFile(path.join(folder, "tensors.bin")),
-      ]),
-    catch: (cause) => fail(describe(cause)),
-  });
-  const manifest = yield* Effect.try({
-    try: () => JSON.parse(manifestText) as Manifest<S>,
-    catch: () => fail("manifest.json is not valid JSON"),
-  });
-  const bytes = new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength);
-  if (sha256(bytes) !== manifest.sha256) return yield* fail("tensors.bin fails its checksum");
+  const read = yield* Effect.promise(() => readVerified<S>(folder));
+  if (typeof read === "string") return yield* fail(read);
+  const { manifest, bytes } = read;
 
   // Copy into an aligned buffer: a Buffer's offset need not be a multiple of 4.
   const floats = new Float32Array(new Uint8Array(bytes).buffer);
@@ -235,13 +259,37 @@ export const readCheckpoint = Effect.fn("checkpoint.readCheckpoint")(function* <
   };
 });
 
+/**
+ * Checks a checkpoint folder against its manifest without building tensors: every listed
+ * file's size and SHA-256, and the manifest's own checksum.
+ *
+ * @param folder A `checkpoints/<iteration>` folder.
+ * @returns `undefined` when it is intact, else what is wrong.
+ * @example
+ * ```ts
+ * const problem = await Effect.runPromise(verifyCheckpoint("runs/x/checkpoints/000400"));
+ * ```
+ */
+export const verifyCheckpoint = Effect.fn("checkpoint.verifyCheckpoint")(function* (
+  folder: string,
+) {
+  return yield* Effect.promise(() => verifyFolder(folder));
+});
+
+// Deletes every checkpoint older than the `keep`-th intact one (newest first). Damaged ones
+// newer than that stay until newer intact checkpoints push them out, so the last intact
+// checkpoints are never deleted, whatever happened to the newer ones.
 const pruneCheckpoints = Effect.fn("checkpoint.pruneCheckpoints")(function* (
   dir: string,
   keep: number,
 ) {
   const all = yield* listCheckpoints(dir);
-  for (const folder of all.slice(Math.max(1, keep))) {
-    yield* Effect.promise(() => removeQuietly(folder));
+  let intact = 0;
+  for (const [index, folder] of all.entries()) {
+    if ((yield* Effect.promise(() => verifyFolder(folder))) === undefined) intact += 1;
+    if (intact < Math.max(1, keep)) continue;
+    for (const older of all.slice(index + 1)) yield* Effect.promise(() => removeQuietly(older));
+    return;
   }
 });
 
@@ -309,10 +357,69 @@ function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-function sha256(bytes: Uint8Array): string {
+function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
 function describe(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** A write failure's reason; a full disk says so in words, not only as ENOSPC. */
+function describeWrite(cause: unknown): string {
+  const code = typeof cause === "object" && cause !== null && "code" in cause
+    ? String((cause as { code: unknown }).code)
+    : undefined;
+  if (code === "ENOSPC") return `the disk is full (${describe(cause)})`;
+  if (code === "EDQUOT") return `the disk quota is used up (${describe(cause)})`;
+  return describe(cause);
+}
+
+/** A folder's manifest and tensor bytes, after every check passed; or what failed. */
+async function readVerified<S>(
+  folder: string,
+): Promise<{ manifest: Manifest<S>; bytes: Uint8Array } | string> {
+  const manifestText = await fs.readFile(path.join(folder, MANIFEST_FILE), "utf8")
+    .catch((cause) => ({ error: describe(cause) }));
+  if (typeof manifestText !== "string") return manifestText.error;
+  let manifest: Manifest<S>;
+  try {
+    manifest = JSON.parse(manifestText) as Manifest<S>;
+  } catch {
+    return `${MANIFEST_FILE} is not valid JSON`;
+  }
+  if (typeof manifest !== "object" || manifest === null) return `${MANIFEST_FILE} is not an object`;
+
+  // Format 2: the manifest checks itself, then lists every file with its size and checksum.
+  let files: Readonly<Record<string, FileEntry | { readonly sha256: string }>>;
+  if (manifest.format === 2) {
+    const { manifestSha256, ...body } = manifest;
+    if (sha256(JSON.stringify(body)) !== manifestSha256) {
+      return `${MANIFEST_FILE} fails its checksum`;
+    }
+    files = manifest.files ?? {};
+  } else if (manifest.format === 1 && typeof manifest.sha256 === "string") {
+    files = { [TENSORS_FILE]: { sha256: manifest.sha256 } };
+  } else {
+    return `${MANIFEST_FILE} has an unknown format ${JSON.stringify(manifest.format)}`;
+  }
+  if (files[TENSORS_FILE] === undefined) return `${MANIFEST_FILE} does not list ${TENSORS_FILE}`;
+
+  let bytes = new Uint8Array(0);
+  for (const [name, entry] of Object.entries(files)) {
+    const data = await fs.readFile(path.join(folder, name)).catch((cause) => describe(cause));
+    if (typeof data === "string") return data;
+    const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if ("bytes" in entry && entry.bytes !== view.byteLength) {
+      return `${name} fails its checksum: ${view.byteLength} bytes, the manifest says ${entry.bytes}`;
+    }
+    if (sha256(view) !== entry.sha256) return `${name} fails its checksum`;
+    if (name === TENSORS_FILE) bytes = view;
+  }
+  return { manifest, bytes };
+}
+
+async function verifyFolder(folder: string): Promise<string | undefined> {
+  const read = await readVerified(folder);
+  return typeof read === "string" ? read : undefined;
 }

@@ -18,6 +18,7 @@ import {
   type BatcherState,
   createBatcher,
   type Dataset,
+  describeSkipped,
   diffAugment,
   loadEmojiFaces,
   loadImageFolder,
@@ -53,7 +54,8 @@ import {
 import { TrainControl } from "./control.ts";
 import { type BackendError, CheckpointError, ConfigError, ResumeMismatchError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
-import { appendEvents, createRunDir, readRunConfig, runPaths } from "./run_dir.ts";
+import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
+import { appendEvents, checkRunDir, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -111,6 +113,10 @@ export const CycleGanConfig = Schema.Struct({
   keepCheckpoints: withDefault(positiveInt, 3),
   /** Seed of weights, data order, augmentation and the pool. */
   seed: withDefault(Schema.Int, 11),
+  /** Fail on any image file that cannot be loaded, instead of skipping it with a warning. */
+  strict: withDefault(Schema.Boolean, false),
+  /** Stop after this many steps in a row with a non-finite loss or gradient. */
+  maxNonFinite: withDefault(positiveInt, 5),
 });
 
 /** A resolved CycleGAN config. */
@@ -139,7 +145,14 @@ export const resolveCycleGanConfig = Effect.fn("cyclegan.resolveCycleGanConfig")
 });
 
 // Settings that may change when a run is resumed; every other one must match the saved run.
-const RESUMABLE_CHANGES = new Set(["iters", "sampleEvery", "checkpointEvery", "keepCheckpoints"]);
+const RESUMABLE_CHANGES = new Set([
+  "iters",
+  "sampleEvery",
+  "checkpointEvery",
+  "keepCheckpoints",
+  "strict",
+  "maxNonFinite",
+]);
 
 /** The course's domain pairs, relative to a data root: x is domain A, y domain B. */
 export const CYCLEGAN_PRESETS = {
@@ -242,10 +255,11 @@ const loadDomain = Effect.fn("cyclegan.loadDomain")(function* (
   const testDir = split && (yield* isFolder(path.join(spec, "test")))
     ? path.join(spec, "test")
     : trainDir;
-  const train = yield* loadImageFolder(trainDir, { size: trainSize });
+  const skipBad = !config.strict;
+  const train = yield* loadImageFolder(trainDir, { size: trainSize, skipBad });
   const test = testDir === trainDir && trainSize === config.imageSize
     ? train
-    : yield* loadImageFolder(testDir, { size: config.imageSize });
+    : yield* loadImageFolder(testDir, { size: config.imageSize, skipBad });
   return { train, test } satisfies Domain;
 });
 
@@ -406,6 +420,8 @@ export interface CycleGanBatch {
   readonly augment?: (x: tf.Tensor4D) => tf.Tensor4D;
   /** History pools of fakes of A and of B for the D update, or none. */
   readonly pools?: { readonly a: ImagePool; readonly b: ImagePool };
+  /** Told `D` or `G` when that update is skipped for a non-finite loss or gradient. */
+  readonly onNonFinite?: (update: "D" | "G") => void;
 }
 
 type Augment = (x: tf.Tensor4D) => tf.Tensor4D;
@@ -445,7 +461,8 @@ function generatorLosses(models: CycleGanModels, batch: CycleGanBatch, augment: 
 /**
  * One training iteration as in the course's loop: an update of both discriminators on real
  * images and on fakes made outside the gradient tape, then one update of both generators. Each
- * optimizer moves only its own two networks.
+ * optimizer moves only its own two networks. An update whose loss or gradient is NaN or infinite
+ * is not applied (`guardedMinimize`).
  *
  * @param models Networks, optimizers and loss settings; updated in place.
  * @param batch Real images of both domains, the augmentation and the pools.
@@ -469,26 +486,38 @@ export async function trainCycleGanStep(
   }));
   const fakeA = batch.pools ? batch.pools.a.query(made.a) : made.a;
   const fakeB = batch.pools ? batch.pools.b.query(made.b) : made.b;
-  const lossD = models.adamDiscriminators.minimize(() => {
-    const terms = (d: CycleGanDiscriminator, real: tf.Tensor4D, fake: tf.Tensor4D) =>
-      tf.add(
-        lsToTarget([scoreImages(d, augment(real))], 1),
-        lsToTarget([scoreImages(d, augment(fake))], 0),
-      ) as tf.Scalar;
-    const DA = tf.keep(terms(models.discriminatorA, batch.realA, fakeA));
-    const DB = tf.keep(terms(models.discriminatorB, batch.realB, fakeB));
-    parts.push(DA, DB);
-    return tf.add(DA, DB) as tf.Scalar;
+  const updateD = await guardedMinimize(models.adamDiscriminators, {
+    variables: [
+      ...Object.values(models.discriminatorA.params),
+      ...Object.values(models.discriminatorB.params),
+    ],
+    loss: () => {
+      const terms = (d: CycleGanDiscriminator, real: tf.Tensor4D, fake: tf.Tensor4D) =>
+        tf.add(
+          lsToTarget([scoreImages(d, augment(real))], 1),
+          lsToTarget([scoreImages(d, augment(fake))], 0),
+        ) as tf.Scalar;
+      const DA = tf.keep(terms(models.discriminatorA, batch.realA, fakeA));
+      const DB = tf.keep(terms(models.discriminatorB, batch.realB, fakeB));
+      parts.push(DA, DB);
+      return tf.add(DA, DB) as tf.Scalar;
+    },
   });
   tf.dispose([...new Set([made.a, made.b, fakeA, fakeB])]);
+  if (!updateD.applied) batch.onNonFinite?.("D");
 
   // G update: gradients pass through both Ds, but only the generators' optimizer applies them.
-  const lossG = models.adamGenerators.minimize(() => {
-    const terms = generatorLosses(models, batch, augment);
-    const kept = [terms.GAB, terms.GBA, terms.cycle, terms.identity].map((t) => tf.keep(t));
-    parts.push(...kept);
-    return tf.addN(kept) as tf.Scalar;
+  const updateG = await guardedMinimize(models.adamGenerators, {
+    variables: [...Object.values(models.generatorAB), ...Object.values(models.generatorBA)],
+    loss: () => {
+      const terms = generatorLosses(models, batch, augment);
+      const kept = [terms.GAB, terms.GBA, terms.cycle, terms.identity].map((t) => tf.keep(t));
+      parts.push(...kept);
+      return tf.addN(kept) as tf.Scalar;
+    },
   });
+  if (!updateG.applied) batch.onNonFinite?.("G");
+  const [lossD, lossG] = [updateD.loss, updateG.loss];
 
   const all = tf.stack([lossD, lossG, ...parts]);
   const values = await all.data();
@@ -567,6 +596,7 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
 ) {
   const control = options.control ?? new TrainControl();
   const paths = runPaths(options.runDir);
+  yield* checkRunDir(options.runDir, { resume: options.resume === true });
   const config = options.resume
     ? yield* mergeResumedConfig(options.runDir, input)
     : yield* resolveCycleGanConfig(input);
@@ -574,6 +604,8 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
   // Data first: a bad folder fails before anything is written.
   const domainA = yield* loadDomain("x", config);
   const domainB = yield* loadDomain("y", config);
+  const warnings = [...new Set([domainA.train, domainA.test, domainB.train, domainB.test])]
+    .map(describeSkipped).filter((w): w is string => w !== undefined);
   const smaller = Math.min(domainA.train.count, domainB.train.count);
   if (config.batch > smaller) {
     return yield* new ConfigError({
@@ -582,7 +614,8 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
     });
   }
   const backend = Effect.isEffect(options.backend) ? yield* options.backend : options.backend;
-  if (!options.resume) yield* createRunDir(options.runDir, config);
+  const opened = yield* openRunDir(options.runDir, { resume: options.resume === true, config });
+  warnings.push(...opened.warnings);
 
   const models = yield* Effect.acquireRelease(
     Effect.sync(() => buildCycleGanModels(config)),
@@ -625,10 +658,13 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
 
   // Resume: weights, both optimizers, both data positions, every RNG and the pools.
   let iteration = 0;
+  let lastCheckpoint: string | undefined;
   if (options.resume) {
     yield* removeStaleTemporaries(paths.checkpoints);
     const saved = yield* loadLatestCheckpoint<CycleGanState>(paths.checkpoints);
     if (saved !== undefined) {
+      warnings.push(...saved.skipped.map((s) => `skipped a damaged checkpoint: ${s}`));
+      lastCheckpoint = saved.path;
       restoreModels(models, saved);
       if (pools) {
         pools.a.restore(slotsOf(saved.groups.poolA));
@@ -668,6 +704,7 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
     const where = yield* saveCheckpoint(paths.checkpoints, { iteration, groups, state }, {
       keep: config.keepCheckpoints,
     });
+    lastCheckpoint = where;
     yield* emit({ type: "checkpoint_written", iteration, path: where });
     yield* flush();
   });
@@ -708,9 +745,11 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
     totalIterations: config.iters,
     resumed: options.resume === true,
   });
+  for (const message of warnings) yield* emit({ type: "warning", iteration, message });
   yield* flush();
 
   let lastLosses: CycleGanLosses | undefined;
+  const guard = new NonFiniteGuard({ limit: config.maxNonFinite });
   while (iteration < config.iters && !control.stopRequested) {
     // Give signal handlers and the dashboard a turn; also where a pause waits.
     yield* Effect.promise(() => nextTurn());
@@ -728,16 +767,23 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
     const augment = config.diffaug
       ? (x: tf.Tensor4D) => diffAugment(x, { rng: augmentRng })
       : undefined;
+    const skipped: string[] = [];
+    const onNonFinite = (update: string) => void skipped.push(update);
     const losses = yield* Effect.promise(() =>
-      trainCycleGanStep(models, { realA, realB, augment, pools })
+      trainCycleGanStep(models, { realA, realB, augment, pools, onNonFinite })
     );
     tf.dispose([realA, realB]);
     iteration += 1;
     lastLosses = losses;
 
     yield* emit({ type: "step", iteration, losses, msPerIter: performance.now() - started });
-    if (!Object.values(losses).every(Number.isFinite)) {
-      yield* emit({ type: "warning", iteration, message: "non-finite loss" });
+    const warning = guard.check({ iteration, losses, skipped });
+    if (warning !== undefined) yield* emit({ type: "warning", iteration, message: warning });
+    if (guard.diverged) {
+      const error = guard.failure(lastCheckpoint);
+      yield* emit({ type: "run_failed", iteration, message: error.message });
+      yield* flush();
+      return yield* error;
     }
     if (iteration % config.sampleEvery === 0 || control.sampleRequested) {
       control.sampleRequested = false;

@@ -12,6 +12,7 @@ import {
   type BatcherState,
   createBatcher,
   type Dataset,
+  describeSkipped,
   diffAugment,
   loadEmojiFaces,
   loadImageFolder,
@@ -39,7 +40,8 @@ import { loadLatestCheckpoint, removeStaleTemporaries, saveCheckpoint } from "./
 import { TrainControl } from "./control.ts";
 import { type BackendError, ConfigError, ResumeMismatchError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
-import { appendEvents, createRunDir, readRunConfig, type RunPaths, runPaths } from "./run_dir.ts";
+import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
+import { appendEvents, checkRunDir, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -78,6 +80,10 @@ export const DcganConfig = Schema.Struct({
   keepCheckpoints: withDefault(positiveInt, 3),
   /** Seed of weights, data order, noise and augmentation. */
   seed: withDefault(Schema.Int, 11),
+  /** Fail on any image file that cannot be loaded, instead of skipping it with a warning. */
+  strict: withDefault(Schema.Boolean, false),
+  /** Stop after this many steps in a row with a non-finite loss or gradient. */
+  maxNonFinite: withDefault(positiveInt, 5),
 });
 
 /** A resolved DCGAN config. */
@@ -106,7 +112,14 @@ export const resolveDcganConfig = Effect.fn("dcgan.resolveDcganConfig")(function
 });
 
 // Settings that may change when a run is resumed; every other one must match the saved run.
-const RESUMABLE_CHANGES = new Set(["iters", "sampleEvery", "checkpointEvery", "keepCheckpoints"]);
+const RESUMABLE_CHANGES = new Set([
+  "iters",
+  "sampleEvery",
+  "checkpointEvery",
+  "keepCheckpoints",
+  "strict",
+  "maxNonFinite",
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Models and optimizers
@@ -179,12 +192,15 @@ export interface DcganBatch {
   readonly noiseG: tf.Tensor2D;
   /** Applied to every image batch before D sees it (DiffAugment), or none. */
   readonly augment?: (x: tf.Tensor4D) => tf.Tensor4D;
+  /** Told `D` or `G` when that update is skipped for a non-finite loss or gradient. */
+  readonly onNonFinite?: (update: "D" | "G") => void;
 }
 
 /**
  * One training iteration: a discriminator update, then a generator update, as in the course's
  * training loop. Only the discriminator's weights move in the first half, only the generator's
- * in the second.
+ * in the second. An update whose loss or gradient is NaN or infinite is not applied
+ * (`guardedMinimize`); each update's check reads one number back.
  *
  * @param models Networks and optimizers; updated in place.
  * @param batch Real images and noise.
@@ -199,22 +215,30 @@ export async function trainStep(models: DcganModels, batch: DcganBatch): Promise
 
   // D update: fakes are generated outside the gradient tape, so no work flows back into G.
   const fake = generate(models.generator, batch.noiseD);
-  const lossD = models.adamDiscriminator.minimize(() =>
-    lsDiscriminatorLoss(
-      discriminate(models.discriminator, augment(batch.real)),
-      discriminate(models.discriminator, augment(fake)),
-    )
-  );
+  const d = await guardedMinimize(models.adamDiscriminator, {
+    variables: models.discriminator,
+    loss: () =>
+      lsDiscriminatorLoss(
+        discriminate(models.discriminator, augment(batch.real)),
+        discriminate(models.discriminator, augment(fake)),
+      ),
+  });
   fake.dispose();
+  if (!d.applied) batch.onNonFinite?.("D");
 
   // G update: gradients pass through D, but only the generator's optimizer applies them.
-  const lossG = models.adamGenerator.minimize(() =>
-    lsGeneratorLoss(discriminate(models.discriminator, augment(generate(models.generator, batch.noiseG))))
-  );
+  const g = await guardedMinimize(models.adamGenerator, {
+    variables: models.generator,
+    loss: () =>
+      lsGeneratorLoss(
+        discriminate(models.discriminator, augment(generate(models.generator, batch.noiseG))),
+      ),
+  });
+  if (!g.applied) batch.onNonFinite?.("G");
 
-  const [d, g] = await Promise.all([lossD.data(), lossG.data()]);
-  tf.dispose([lossD, lossG]);
-  return { D: d[0], G: g[0] };
+  const [lossD, lossG] = await Promise.all([d.loss.data(), g.loss.data()]);
+  tf.dispose([d.loss, g.loss]);
+  return { D: lossD[0], G: lossG[0] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,12 +301,14 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
 ) {
   const control = options.control ?? new TrainControl();
   const paths = runPaths(options.runDir);
+  yield* checkRunDir(options.runDir, { resume: options.resume === true });
   const config = options.resume
     ? yield* mergeResumedConfig(options.runDir, input)
     : yield* resolveDcganConfig(input);
 
   // Data first: a bad folder fails before anything is written.
   const dataset = yield* loadDataset(config);
+  const warnings = [describeSkipped(dataset)].filter((w): w is string => w !== undefined);
   if (config.batch > dataset.count) {
     return yield* new ConfigError({
       field: "batch",
@@ -290,7 +316,8 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
     });
   }
   const backend = Effect.isEffect(options.backend) ? yield* options.backend : options.backend;
-  if (!options.resume) yield* createRunDir(options.runDir, config);
+  const opened = yield* openRunDir(options.runDir, { resume: options.resume === true, config });
+  warnings.push(...opened.warnings);
 
   const models = yield* Effect.acquireRelease(
     Effect.sync(() => buildDcganModels(config)),
@@ -308,10 +335,13 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
 
   // Resume: weights, both optimizers, data position and every RNG.
   let iteration = 0;
+  let lastCheckpoint: string | undefined;
   if (options.resume) {
     yield* removeStaleTemporaries(paths.checkpoints);
     const saved = yield* loadLatestCheckpoint<DcganState>(paths.checkpoints);
     if (saved !== undefined) {
+      warnings.push(...saved.skipped.map((s) => `skipped a damaged checkpoint: ${s}`));
+      lastCheckpoint = saved.path;
       restoreModels(models, saved);
       batcher.restore(saved.state.batcher);
       noiseRng = Rng.fromState(saved.state.noiseRng);
@@ -342,6 +372,7 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
       groups: modelGroups(models),
       state,
     }, { keep: config.keepCheckpoints });
+    lastCheckpoint = where;
     yield* emit({ type: "checkpoint_written", iteration, path: where });
     yield* flush();
   });
@@ -368,9 +399,11 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
     totalIterations: config.iters,
     resumed: options.resume === true,
   });
+  for (const message of warnings) yield* emit({ type: "warning", iteration, message });
   yield* flush();
 
   let lastLosses: DcganLosses | undefined;
+  const guard = new NonFiniteGuard({ limit: config.maxNonFinite });
   while (iteration < config.iters && !control.stopRequested) {
     // Give signal handlers and the dashboard a turn; also where a pause waits.
     yield* Effect.promise(() => nextTurn());
@@ -384,14 +417,23 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
     const augment = config.diffaug
       ? (x: tf.Tensor4D) => diffAugment(x, { rng: augmentRng })
       : undefined;
-    const losses = yield* Effect.promise(() => trainStep(models, { real, noiseD, noiseG, augment }));
+    const skipped: string[] = [];
+    const onNonFinite = (update: string) => void skipped.push(update);
+    const losses = yield* Effect.promise(() =>
+      trainStep(models, { real, noiseD, noiseG, augment, onNonFinite })
+    );
     tf.dispose([real, noiseD, noiseG]);
     iteration += 1;
     lastLosses = losses;
 
     yield* emit({ type: "step", iteration, losses, msPerIter: performance.now() - started });
-    if (!Number.isFinite(losses.D) || !Number.isFinite(losses.G)) {
-      yield* emit({ type: "warning", iteration, message: "non-finite loss" });
+    const warning = guard.check({ iteration, losses, skipped });
+    if (warning !== undefined) yield* emit({ type: "warning", iteration, message: warning });
+    if (guard.diverged) {
+      const error = guard.failure(lastCheckpoint);
+      yield* emit({ type: "run_failed", iteration, message: error.message });
+      yield* flush();
+      return yield* error;
     }
     if (iteration % config.sampleEvery === 0 || control.sampleRequested) {
       control.sampleRequested = false;
@@ -436,7 +478,7 @@ const loadDataset = Effect.fn("dcgan.loadDataset")(function* (config: DcganConfi
   const size = loadSizeFor(config.preprocess, config.imageSize);
   const dataset: Dataset = config.data === "emoji"
     ? yield* loadEmojiFaces("twitter", { size })
-    : yield* loadImageFolder(config.data, { size });
+    : yield* loadImageFolder(config.data, { size, skipBad: !config.strict });
   return dataset;
 });
 

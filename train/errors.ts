@@ -57,3 +57,21 @@ export class ResumeMismatchError extends Data.TaggedError("ResumeMismatchError")
       `the command asks for ${this.requested}`;
   }
 }
+
+/** Too many steps in a row had a non-finite loss or gradient; their updates were not applied. */
+export class NonFiniteError extends Data.TaggedError("NonFiniteError")<{
+  /** The first iteration of the run of non-finite steps. */
+  readonly firstIteration: number;
+  /** How many steps in a row were non-finite. */
+  readonly steps: number;
+  /** The newest checkpoint written or loaded by the run, if any. */
+  readonly checkpoint: string | undefined;
+}> {
+  override get message(): string {
+    const last = this.checkpoint === undefined
+      ? "the run wrote no checkpoint yet"
+      : `the last good checkpoint is "${this.checkpoint}"`;
+    return `Cannot continue training: ${this.steps} steps in a row from iteration ` +
+      `${this.firstIteration} had a non-finite loss or gradient; ${last}`;
+  }
+}

@@ -27,12 +27,14 @@ export {
   saveCheckpoint,
   type SaveCheckpointOptions,
   type TensorGroup,
+  verifyCheckpoint,
 } from "./checkpoint.ts";
 export { TrainControl } from "./control.ts";
 export {
   BackendError,
   CheckpointError,
   ConfigError,
+  NonFiniteError,
   ResumeMismatchError,
   RunDirError,
 } from "./errors.ts";
@@ -66,12 +68,29 @@ export {
 } from "./logger.ts";
 export {
   appendEvents,
+  checkRunDir,
   createRunDir,
   defaultRunDir,
+  lockRunDir,
+  type LockOwner,
+  type OpenedRunDir,
+  openRunDir,
+  type OpenRunDirOptions,
   readRunConfig,
+  repairEventLog,
+  type RunLock,
   type RunPaths,
   runPaths,
 } from "./run_dir.ts";
+export {
+  type GradientApplier,
+  type GuardedMinimizeOptions,
+  guardedMinimize,
+  type GuardedStep,
+  type GuardedUpdate,
+  NonFiniteGuard,
+  type NonFiniteGuardOptions,
+} from "./guard.ts";
 export {
   buildDcganModels,
   type DcganBatch,
