@@ -208,11 +208,16 @@ export const lockRunDir: (
       since: new Date().toISOString(),
       token: randomUUID(),
     };
+    // The token counts as held from before the lock file appears, so that another fiber of
+    // this process never mistakes the new lock for one of an earlier process with this pid.
     const tookOver = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => takeLock(file, owner),
+        try: () => {
+          HELD_TOKENS.add(owner.token);
+          return takeLock(file, owner);
+        },
         catch: (cause) => cause instanceof RunDirError ? cause : fail(describeFs(cause)),
-      }).pipe(Effect.tap(() => Effect.sync(() => HELD_TOKENS.add(owner.token)))),
+      }).pipe(Effect.tapError(() => Effect.sync(() => HELD_TOKENS.delete(owner.token)))),
       () =>
         Effect.promise(async () => {
           HELD_TOKENS.delete(owner.token);

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { Cause, Effect, Exit } from "effect";
+import { createHash } from "node:crypto";
 import {
   mkdirSync,
   mkdtempSync,
@@ -7,6 +8,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
@@ -22,6 +24,7 @@ import {
   readCheckpoint,
   removeStaleTemporaries,
   saveCheckpoint,
+  verifyCheckpoint,
 } from "../../train/checkpoint.ts";
 import { initBackend } from "../../train/backend.ts";
 import { seededValues } from "../_reference.ts";
@@ -310,6 +313,102 @@ test(
     await save(dir, 20);
     assert.equal(readdirSync(dir), ["000020"]);
     assert.equal(readdirSync(join(dir, "000020")).sort(), ["manifest.json", "tensors.bin"]);
+  }),
+);
+
+test(
+  "saveCheckpoint writes a format-2 manifest with the size and SHA-256 of every file",
+  withTempDir(async (dir) => {
+    const where = await save(dir, 10);
+    const manifest = JSON.parse(readFileSync(join(where, "manifest.json"), "utf8"));
+    const tensors = readFileSync(join(where, "tensors.bin"));
+    assert.is(manifest.format, 2);
+    assert.equal(manifest.files, {
+      "tensors.bin": {
+        bytes: tensors.byteLength,
+        sha256: createHash("sha256").update(tensors).digest("hex"),
+      },
+    });
+    const { manifestSha256, ...body } = manifest;
+    assert.is(manifestSha256, createHash("sha256").update(JSON.stringify(body)).digest("hex"));
+    assert.is(await Effect.runPromise(verifyCheckpoint(where)), undefined);
+  }),
+);
+
+test(
+  "loadLatestCheckpoint skips a checkpoint whose manifest was altered but is still valid JSON",
+  withTempDir(async (dir) => {
+    await save(dir, 10);
+    const newest = await save(dir, 20);
+    const file = join(newest, "manifest.json");
+    writeFileSync(file, readFileSync(file, "utf8").replace('"step 20"', '"step 99"'));
+    const loaded = await Effect.runPromise(loadLatestCheckpoint<State>(dir));
+    assert.is(loaded?.iteration, 10);
+    assert.match(loaded?.skipped[0] ?? "", "manifest.json fails its checksum");
+    assert.match(
+      (await Effect.runPromise(verifyCheckpoint(newest))) ?? "",
+      "manifest.json fails its checksum",
+    );
+    if (loaded !== undefined) disposeContent(loaded);
+  }),
+);
+
+test(
+  "readCheckpoint still reads a format-1 checkpoint and checks its one checksum",
+  withTempDir(async (dir) => {
+    const where = await save(dir, 30);
+    const manifest = JSON.parse(readFileSync(join(where, "manifest.json"), "utf8"));
+    const { files, manifestSha256: _, ...rest } = manifest;
+    const old = { ...rest, format: 1, sha256: files["tensors.bin"].sha256 };
+    writeFileSync(join(where, "manifest.json"), JSON.stringify(old));
+    const loaded = await Effect.runPromise(readCheckpoint<State>(where));
+    assert.is(loaded.iteration, 30);
+    assert.equal(loaded.state, content(30).state);
+    disposeContent(loaded);
+    writeFileSync(join(where, "manifest.json"), JSON.stringify({ ...old, sha256: "0".repeat(64) }));
+    const error = failureOf(await Effect.runPromiseExit(readCheckpoint<State>(where)));
+    assert.match(error.reason, "tensors.bin fails its checksum");
+  }),
+);
+
+test(
+  "saveCheckpoint never prunes the last intact checkpoints when newer ones are damaged",
+  withTempDir(async (dir) => {
+    await save(dir, 10, 2);
+    for (const iteration of [20, 30]) {
+      truncateSync(join(await save(dir, iteration, 5), "tensors.bin"), 8);
+    }
+    // keep 2: 40 and 10 are the two newest intact ones; 30 and 20 lie between and stay.
+    await save(dir, 40, 2);
+    const names = () => readdirSync(dir).sort();
+    assert.equal(names(), ["000010", "000020", "000030", "000040"]);
+    await save(dir, 50, 2);
+    assert.equal(names(), ["000040", "000050"]);
+    await save(dir, 60, 1);
+    assert.equal(names(), ["000060"]);
+  }),
+);
+
+test(
+  "saveCheckpoint fails with a disk-full CheckpointError naming the kept checkpoint on ENOSPC",
+  withTempDir(async (dir) => {
+    const previous = await save(dir, 10);
+    // A write through a link to /dev/full fails with ENOSPC, as on a full disk.
+    const temp = join(dir, `.tmp-000020-${process.pid}`);
+    mkdirSync(temp);
+    symlinkSync("/dev/full", join(temp, "tensors.bin"));
+    const c = content(20);
+    const error = failureOf(await Effect.runPromiseExit(saveCheckpoint(dir, c)));
+    disposeContent(c);
+    assert.is(error._tag, "CheckpointError");
+    assert.is(error.path, join(dir, "000020"));
+    assert.match(error.reason, /^the disk is full \(ENOSPC/);
+    assert.match(error.reason, `the previous checkpoint "${previous}" is kept`);
+    assert.equal(readdirSync(dir), ["000010"], "the temporary folder is removed");
+    const loaded = await Effect.runPromise(loadLatestCheckpoint<State>(dir));
+    assert.is(loaded?.iteration, 10);
+    assert.equal(loaded?.skipped, []);
+    if (loaded !== undefined) disposeContent(loaded);
   }),
 );
 
