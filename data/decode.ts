@@ -27,6 +27,8 @@ interface Header {
   readonly format: Format;
   readonly width: number;
   readonly height: number;
+  /** EXIF orientation of a JPEG, 1 (as stored) to 8; 1 when it has none. */
+  readonly orientation: number;
 }
 
 /** Reads the format and declared size from the first bytes, or says why it cannot. */
@@ -50,13 +52,17 @@ function readPngHeader(bytes: Uint8Array): Header | string {
   if (interlace === 1 && depth < 8) {
     return `interlaced PNG with ${depth}-bit samples is not supported`;
   }
-  return { format: "png", width: view.getUint32(16), height: view.getUint32(20) };
+  // Limitation: a PNG's orientation (eXIf chunk) is ignored; such files are rare and viewers
+  // disagree about honouring it.
+  return { format: "png", width: view.getUint32(16), height: view.getUint32(20), orientation: 1 };
 }
 
 function readJpegHeader(bytes: Uint8Array): Header | string {
   // Walk the marker segments after SOI until a start-of-frame (SOF0..SOF15,
   // except DHT 0xc4, JPG 0xc8 and DAC 0xcc), whose payload holds the size.
+  // An EXIF APP1 segment on the way may carry the orientation.
   let offset = 2;
+  let orientation = 1;
   while (offset + 4 <= bytes.length) {
     if (bytes[offset] !== 0xff) return "JPEG marker is corrupt";
     const marker = bytes[offset + 1];
@@ -75,11 +81,89 @@ function readJpegHeader(bytes: Uint8Array): Header | string {
       if (offset + 9 > bytes.length) break;
       const height = (bytes[offset + 5] << 8) | bytes[offset + 6];
       const width = (bytes[offset + 7] << 8) | bytes[offset + 8];
-      return { format: "jpeg", width, height };
+      return { format: "jpeg", width, height, orientation };
+    }
+    if (marker === 0xe1 && orientation === 1) {
+      const end = Math.min(offset + 2 + length, bytes.length);
+      orientation = exifOrientation(bytes.subarray(offset + 4, end));
     }
     offset += 2 + length;
   }
   return "file is truncated before the JPEG frame header";
+}
+
+/**
+ * The orientation tag (0x0112) of an APP1 payload that starts with `Exif\0\0`, or 1 when
+ * there is none or it is malformed: a broken EXIF block never stops a decode.
+ */
+function exifOrientation(payload: Uint8Array): number {
+  const isExif = payload.length >= 14 && payload[0] === 0x45 && payload[1] === 0x78 &&
+    payload[2] === 0x69 && payload[3] === 0x66 && payload[4] === 0 && payload[5] === 0;
+  if (!isExif) return 1;
+  const tiff = new DataView(payload.buffer, payload.byteOffset + 6, payload.length - 6);
+  const order = tiff.getUint16(0);
+  if (order !== 0x4949 && order !== 0x4d4d) return 1;
+  const little = order === 0x4949;
+  if (tiff.getUint16(2, little) !== 42) return 1;
+  const ifd = tiff.getUint32(4, little);
+  if (ifd + 2 > tiff.byteLength) return 1;
+  const count = tiff.getUint16(ifd, little);
+  for (let i = 0; i < count; i++) {
+    const entry = ifd + 2 + i * 12;
+    if (entry + 12 > tiff.byteLength) return 1;
+    if (tiff.getUint16(entry, little) !== 0x0112) continue;
+    const value = tiff.getUint16(entry + 8, little);
+    return value >= 1 && value <= 8 ? value : 1;
+  }
+  return 1;
+}
+
+/**
+ * Turns a decoded image the way EXIF orientation `orientation` says it is to be shown. For each
+ * shown pixel (x, y) it reads the stored pixel the orientation maps there; 5 to 8 swap width and
+ * height.
+ */
+function orient(image: RgbImage, orientation: number): RgbImage {
+  if (orientation === 1) return image;
+  const { width: w, height: h } = image;
+  const swap = orientation >= 5;
+  const width = swap ? h : w;
+  const height = swap ? w : h;
+  const data = new Uint8Array(image.data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [sx, sy] = storedAt(orientation, { x, y, w, h });
+      const from = (sy * w + sx) * 3;
+      data.set(image.data.subarray(from, from + 3), (y * width + x) * 3);
+    }
+  }
+  return { width, height, data };
+}
+
+/** The stored pixel shown at (x, y) under an orientation, for a stored image w by h. */
+function storedAt(
+  orientation: number,
+  at: { x: number; y: number; w: number; h: number },
+): [number, number] {
+  const { x, y, w, h } = at;
+  switch (orientation) {
+    case 2: // mirrored left to right
+      return [w - 1 - x, y];
+    case 3: // turned 180 degrees
+      return [w - 1 - x, h - 1 - y];
+    case 4: // mirrored top to bottom
+      return [x, h - 1 - y];
+    case 5: // transposed
+      return [y, x];
+    case 6: // to be turned 90 degrees clockwise
+      return [y, h - 1 - x];
+    case 7: // transversed
+      return [w - 1 - y, h - 1 - x];
+    case 8: // to be turned 90 degrees counter-clockwise
+      return [w - 1 - y, x];
+    default:
+      return [x, y];
+  }
 }
 
 function checkSize(header: Header): string | undefined {
@@ -178,9 +262,11 @@ function describe(cause: unknown): string {
  * PNG goes through fast-png: grey, grey+alpha, RGB, RGBA and indexed colour
  * (with tRNS transparency), 1- to 16-bit samples, Adam7 interlacing (8- and
  * 16-bit samples only; interlaced 1/2/4-bit images are refused). JPEG goes
- * through jpeg-js (baseline and progressive, grey or colour). Transparent
- * pixels are composited on white, which suits emoji with empty backgrounds.
- * 16-bit samples are rounded to 8 bits.
+ * through jpeg-js (baseline and progressive, grey, colour or CMYK), and is
+ * turned upright by its EXIF orientation, as a viewer shows it (width and
+ * height swap for 90-degree turns). Transparent pixels are composited on
+ * white, which suits emoji with empty backgrounds. 16-bit samples are rounded
+ * to 8 bits.
  *
  * The declared width and height are read from the PNG IHDR or JPEG SOF header
  * before any pixel memory is allocated; images over
@@ -219,7 +305,7 @@ export const decodeImage: (
     }
     if (header.format === "jpeg") {
       return yield* Effect.try({
-        try: () => decodeJpeg(bytes),
+        try: () => orient(decodeJpeg(bytes), header.orientation),
         catch: (cause) =>
           new ImageDecodeError({
             path,

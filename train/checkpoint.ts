@@ -161,7 +161,10 @@ export const saveCheckpoint = Effect.fn("checkpoint.saveCheckpoint")(function* <
   const problem = yield* Effect.promise(() => verifyFolder(final));
   if (problem !== undefined) {
     yield* Effect.promise(() => removeQuietly(final));
-    return yield* Effect.flatMap(failed(`it does not read back as written: ${problem}`), Effect.fail);
+    return yield* Effect.flatMap(
+      failed(`it does not read back as written: ${problem}`),
+      Effect.fail,
+    );
   }
 
   yield* pruneCheckpoints(dir, options.keep ?? 3);

@@ -306,12 +306,12 @@ export const openRunDir = Effect.fn("run_dir.openRunDir")(function* (
         `(locked since ${lock.tookOver.since})`,
     );
   }
-  const paths = options.resume
-    ? runPaths(root)
-    : yield* createRunDir(root, options.config);
+  const paths = options.resume ? runPaths(root) : yield* createRunDir(root, options.config);
   if (options.resume) {
     const cut = yield* repairEventLog(paths.events);
-    if (cut > 0) warnings.push(`cut a half-written line (${cut} bytes) off the end of events.jsonl`);
+    if (cut > 0) {
+      warnings.push(`cut a half-written line (${cut} bytes) off the end of events.jsonl`);
+    }
     const removed = yield* Effect.promise(() => removeTemporaryFiles(paths.samples));
     if (removed > 0) warnings.push(`removed ${removed} half-written sample file(s)`);
     yield* Effect.promise(() => removeLockLeftovers(root, lock.owner.token));
