@@ -227,7 +227,10 @@ function assertDiverged(
   assert.match(inARow[inARow.length - 1], `(${options.limit} in a row, stop at ${options.limit})`);
   const written = events.filter((e) => e.type === "checkpoint_written");
   const expected = written.length === 0 ? undefined : written[written.length - 1];
-  assert.is(failure.checkpoint, expected?.type === "checkpoint_written" ? expected.path : undefined);
+  assert.is(
+    failure.checkpoint,
+    expected?.type === "checkpoint_written" ? expected.path : undefined,
+  );
   assert.equal(options.counts.size, 1, `tensor counts after each step: ${[...options.counts]}`);
 }
 

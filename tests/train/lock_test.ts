@@ -16,8 +16,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
   checkRunDir,
-  lockRunDir,
   type LockOwner,
+  lockRunDir,
   openRunDir,
   RunDirError,
 } from "../../train/mod.ts";
