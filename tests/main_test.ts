@@ -9,8 +9,9 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -151,6 +152,9 @@ test("train dcgan with a bad flag prints one line naming the flag, and writes no
     [["--backend", "gpu"], "--backend"],
     [["--preprocess", "fancy"], "--preprocess"],
     [["--batch", "50"], "--batch"],
+    [["--batch", "-3"], "--batch"],
+    [["--iters", "-1"], "--iters"],
+    [["--max-non-finite", "0"], "--max-non-finite"],
   ];
   const results = await Promise.all(cases.map(([flags], i) => {
     const runDir = join(root, `bad-flag-${i}`);
@@ -173,7 +177,7 @@ test("train dcgan without --data, or with both --run and --resume, names the fla
   assert.not.ok(existsSync(runDir));
 });
 
-test("train dcgan with a missing, empty or undecodable data folder names it and writes nothing", async () => {
+test("train dcgan with a missing, empty or (--strict) undecodable data folder names it and writes nothing", async () => {
   const missing = join(root, "no-such-folder");
   const empty = join(root, "empty");
   mkdirSync(empty);
@@ -185,7 +189,7 @@ test("train dcgan with a missing, empty or undecodable data folder names it and 
   const folders = [missing, empty, broken];
   const results = await Promise.all(
     folders.map((data, i) =>
-      runCli(["train", "dcgan", "--data", data, "--run", join(root, `bad-data-${i}`)])
+      runCli(["train", "dcgan", "--data", data, "--strict", "--run", join(root, `bad-data-${i}`)])
     ),
   );
   assertOneErrorLine(results[0], [missing]);
@@ -193,6 +197,60 @@ test("train dcgan with a missing, empty or undecodable data folder names it and 
   assertOneErrorLine(results[2], [join(broken, "b_truncated.png")]);
   folders.forEach((_, i) => assert.not.ok(existsSync(join(root, `bad-data-${i}`))));
   assert.equal(readdirSync(empty), [], "the data folder is left alone");
+});
+
+test("train dcgan skips the bad files of a folder with a warning that counts them", async () => {
+  const runDir = join(root, "mixed");
+  const result = await runCli([
+    "train",
+    "dcgan",
+    "--data",
+    join(FIXTURES, "mixed"),
+    "--batch",
+    "2",
+    "--iters",
+    "1",
+    "--run",
+    runDir,
+  ]);
+  assert.is(result.code, 0, result.stdout + result.stderr);
+  const counted = result.stderr.split("\n").filter((line) =>
+    line.startsWith("catgan: warning: skipped 4 of 8 image files that cannot be loaded: ")
+  );
+  assert.is(counted.length, 1, result.stderr);
+  for (const name of ["empty.png", "half.png", "huge.png", "notes.png"]) {
+    assert.match(result.stderr, join(FIXTURES, "mixed", name));
+  }
+  assert.match(result.stdout, "run completed iter=1/1");
+  const warning = eventsOf(runDir).find((e) => e.type === "warning");
+  assert.match(String(warning?.message), "skipped 4 of 8 image files");
+});
+
+test("train dcgan with a run directory that is a file, missing, or held by a running process fails in one line", async () => {
+  const file = join(root, "a-file");
+  writeFileSync(file, "not a run");
+  const held = join(root, "held");
+  mkdirSync(held);
+  writeFileSync(join(held, "config.json"), "{}");
+  const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
+  children.add(sleeper);
+  writeFileSync(
+    join(held, "run.lock"),
+    JSON.stringify({ pid: sleeper.pid, host: hostname(), since: "then", token: "t" }),
+  );
+  const [asFile, resumeFile, missing, locked] = await Promise.all([
+    runCli(["train", "dcgan", "--data", IMAGES, "--run", file]),
+    runCli(["train", "dcgan", "--resume", file]),
+    runCli(["train", "dcgan", "--resume", join(root, "no-such-run")]),
+    runCli(["train", "dcgan", "--resume", held]),
+  ]);
+  sleeper.kill("SIGKILL");
+  assertOneErrorLine(asFile, [file, "it is a file"]);
+  assertOneErrorLine(resumeFile, [file, "it is a file"]);
+  assertOneErrorLine(missing, [join(root, "no-such-run"), "does not exist"]);
+  assertOneErrorLine(locked, [held, `in use by process ${sleeper.pid}`]);
+  assert.is(readFileSync(file, "utf8"), "not a run");
+  assert.equal(readdirSync(held).sort(), ["config.json", "run.lock"]);
 });
 
 test("--help describes train dcgan, train, demo and the program, and exits 0", async () => {
@@ -285,6 +343,11 @@ test("SIGTERM also writes a final checkpoint and stops", async () => {
     runDir,
   ]);
   await run.waitFor(/^step iter=2\//m, 60_000);
+
+  // A second process cannot train into the run while this one holds it.
+  const second = await runCli(["train", "dcgan", "--resume", runDir, "--backend", "cpu"]);
+  assertOneErrorLine(second, [runDir, `in use by process ${run.child.pid}`]);
+
   run.child.kill("SIGTERM");
   assertStoppedBy("SIGTERM", await run.done, run);
   const stopped = run.stdout.match(/^run stopped iter=(\d+)\//m);
@@ -330,6 +393,8 @@ test("kill -9 during a checkpoint write leaves an intact checkpoint that --resum
   const names = readdirSync(join(runDir, "checkpoints"));
   assert.not.ok(names.some((n) => n.startsWith(".")), `no leftovers: ${names}`);
   assert.ok(names.includes(String(target).padStart(6, "0")), `${names}`);
+  assert.match(resumed.stderr, `warning: took over the lock of process ${run.child.pid}`);
+  assert.not.ok(existsSync(join(runDir, "run.lock")), "the lock is released at the end");
 });
 
 test.run();

@@ -266,6 +266,31 @@ test("trainDcgan with a learning rate that blows up stops after maxNonFinite ste
   tf.dispose(Object.values(saved.groups).flatMap((g) => Object.values(g)));
 });
 
+test("trainDcgan keeps the tensor count the same after every one of 200 iterations", async () => {
+  await Effect.runPromise(initBackend("wasm"));
+  const counts: number[] = [];
+  const summary = await Effect.runPromise(trainDcgan({
+    data: IMAGES,
+    preprocess: "deluxe",
+    diffaug: true,
+    batch: 2,
+    convDim: 1,
+    iters: 200,
+    checkpointEvery: 50,
+    sampleEvery: 40,
+  }, {
+    runDir: join(root, "flat"),
+    backend: wasm,
+    onEvent: (event) =>
+      Effect.sync(() => {
+        if (event.type === "step") counts.push(tf.memory().numTensors);
+      }),
+  }));
+  assert.is(summary.iteration, 200);
+  assert.is(counts.length, 200);
+  assert.equal([...new Set(counts)], [counts[0]], "one tensor count after every step");
+});
+
 test("trainCycleGan and trainDdpm stop the same way, after the default 5", async () => {
   await Effect.runPromise(initBackend("wasm"));
   const cycleDir = join(root, "cyclegan");
