@@ -41,6 +41,10 @@ export interface CurveOptions {
 const PLOT_WIDTH = 420;
 const PLOT_HEIGHT = 220;
 
+// Vega cuts legend labels at 160 px by default, which hides the end of longer run names; and a
+// line legend would take the faint raw layer's opacity.
+const LEGEND = { labelLimit: 360, symbolOpacity: 1, symbolStrokeWidth: 2.5 };
+
 /**
  * Turns one series of a run into chart points: a centred moving average over `window` steps,
  * then every k-th step so that at most `maxPoints` remain (the last step is always kept).
@@ -131,7 +135,12 @@ export function speedPoints(run: RunData, options: CurveOptions = {}): CurvePoin
 /** The faint raw line under the solid smoothed one, shared by the line charts. */
 function lineLayers(color: string, showRaw: boolean) {
   const x = { field: "iteration", type: "quantitative" as const, title: "iteration" };
-  const colorEncoding = { field: color, type: "nominal" as const, title: color };
+  const colorEncoding = {
+    field: color,
+    type: "nominal" as const,
+    title: color,
+    legend: LEGEND,
+  };
   const smoothed = {
     mark: { type: "line" as const, strokeWidth: 1.8 },
     encoding: {
@@ -229,7 +238,12 @@ export function swdChart(points: readonly CurvePoint[]): ChartSpec {
     encoding: {
       x: { field: "iteration", type: "quantitative", title: "iteration" },
       y: { field: "value", type: "quantitative", title: "SWD x1e3", scale: { zero: false } },
-      color: { field: "run", type: "nominal", title: "run" },
+      color: {
+        field: "run",
+        type: "nominal",
+        title: "run",
+        legend: LEGEND,
+      },
     },
   } as ChartSpec;
 }

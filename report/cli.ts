@@ -200,6 +200,10 @@ const experiment = Command.make(
       Flag.optional,
     ),
     batch: countFlag("batch", "Images per batch of every run (default the trainer's)"),
+    only: Flag.String("only").pipe(
+      Flag.withDescription("Comma-separated names of the runs to train (default all of the set)"),
+      Flag.optional,
+    ),
     jobs: Flag.Int("jobs").pipe(
       Flag.withSchema(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 2 }))),
       Flag.withDescription("Runs at the same time, 1 or 2 (default 2)"),
@@ -225,6 +229,9 @@ const experiment = Command.make(
       data: Option.getOrUndefined(flags.data),
       dataRoot: Option.getOrUndefined(flags.dataRoot),
       batch: Option.getOrUndefined(flags.batch),
+      only: Option.getOrUndefined(
+        Option.map(flags.only, (list) => list.split(",").map((n) => n.trim())),
+      ),
       jobs: flags.jobs,
       out: Option.getOrUndefined(flags.out),
       backend: flags.backend === "auto" ? undefined : flags.backend,

@@ -38,6 +38,8 @@ export interface ExperimentSettings {
   readonly batch?: number;
   /** The compute backend of every run. Default auto. */
   readonly backend?: string;
+  /** Only these runs of the set, by name. Default all. */
+  readonly only?: readonly string[];
 }
 
 /** The DCGAN sets' default data: the course's grumpy cats. */
@@ -94,7 +96,8 @@ export interface PlannedRun {
  * @param name The experiment's name, a key of {@linkcode EXPERIMENTS}.
  * @param out The experiment's folder.
  * @param settings Iterations, data, batch, backend.
- * @returns The plan, in the set's order. Fails with `ExperimentError` for an unknown name.
+ * @returns The plan, in the set's order. Fails with `ExperimentError` for an unknown set or
+ *   an unknown name in `only`.
  * @example
  * ```ts
  * import { Effect } from "effect";
@@ -115,7 +118,19 @@ export const planExperiment = Effect.fn("experiment.planExperiment")(function* (
       reason: `unknown set; the sets are ${Object.keys(EXPERIMENTS).join(", ")}`,
     });
   }
-  return runs.map((run): PlannedRun => {
+  const unknown = (settings.only ?? []).filter((n) => !runs.some((run) => run.name === n));
+  if (unknown.length > 0) {
+    return yield* new ExperimentError({
+      name,
+      reason: `no run named ${unknown.join(", ")}; its runs are ${
+        runs.map((r) => r.name).join(", ")
+      }`,
+    });
+  }
+  const picked = settings.only === undefined
+    ? runs
+    : runs.filter((run) => settings.only!.includes(run.name));
+  return picked.map((run): PlannedRun => {
     const dir = path.join(out, run.name);
     const log = path.join(out, "logs", `${run.name}.log`);
     const [model, ...rest] = run.args;

@@ -177,9 +177,8 @@ export interface WriteMemeOptions extends MemeLayoutOptions {
 function pickSample(samples: readonly RunSample[], wanted: string | undefined) {
   if (wanted !== undefined && /^\d+$/.test(wanted)) {
     const at = Number(wanted);
-    return samples.filter((s) => s.iteration === at).sort((a, b) =>
-      a.label.localeCompare(b.label)
-    )[0];
+    // Samples come sorted by label, so the main grid ("") is first.
+    return samples.find((s) => s.iteration === at);
   }
   return samples.filter((s) => s.label === "").at(-1) ?? samples.at(-1);
 }

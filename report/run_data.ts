@@ -183,7 +183,7 @@ const listSamples = Effect.fn("run_data.listSamples")(function* (folder: string)
       }
     }
   }
-  return samples.sort((a, b) => a.iteration - b.iteration || a.label.localeCompare(b.label));
+  return samples.sort((a, b) => a.iteration - b.iteration || compareText(a.label, b.label));
 });
 
 /**
@@ -264,4 +264,9 @@ function describe(cause: unknown): string {
   if (code === "ENOENT") return "does not exist";
   if (code === "EACCES") return "permission denied";
   return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** Code-point order, the same on every machine (unlike `localeCompare`). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -85,6 +85,10 @@ export interface GridScore {
 
 const DEFAULT_IMAGES = 64;
 
+// Projections per level when scoring grids over training: a quarter of the paper's 512, since a
+// 16-tile grid is a noisy estimate anyway, and there are up to a dozen grids per run.
+const GRID_DIRECTIONS = 128;
+
 // Images per forward pass when generating or translating: bounds memory on any backend.
 const FORWARD_BATCH = 16;
 
@@ -379,7 +383,8 @@ export const scoreRun = Effect.fn("score.scoreRun")(function* (
  * With the fixed noise of the grids this gives a curve of the same samples improving.
  *
  * Limitation: a grid holds only its 16 or so tiles, so these values are noisier and higher
- * than a {@linkcode scoreRun} on 64 generated images; compare them with each other only.
+ * than a {@linkcode scoreRun} on 64 generated images; compare them with each other only. They
+ * use 128 directions per level unless `swd.directions` says otherwise.
  *
  * @param run The run.
  * @param options Real images, seed, score settings, and `maxGrids` (default 12), the most grids
@@ -402,10 +407,11 @@ export const scoreSampleGrids = Effect.fn("score.scoreSampleGrids")(function* (
   const real = yield* loadRealImages(realSpec, size);
   const realImages = stackImages(real.images, size);
   const picked = evenlySpaced(grids, options.maxGrids ?? 12);
+  const gridOptions = { ...options, swd: { directions: GRID_DIRECTIONS, ...options.swd } };
   const points: GridScore[] = [];
   for (const grid of picked) {
     const tiles = stackImages(yield* readGrid(grid.path, size), size);
-    points.push({ iteration: grid.iteration, swd: swdOf(tiles, realImages, options).mean });
+    points.push({ iteration: grid.iteration, swd: swdOf(tiles, realImages, gridOptions).mean });
     tiles.dispose();
   }
   realImages.dispose();
