@@ -5,7 +5,7 @@
  * @module
  */
 import { Box, Text, useApp, useInput, useStdin, useWindowSize } from "ink";
-import { useState } from "react";
+import { type ReactElement, useState } from "react";
 import { EventLog } from "./event_log.tsx";
 import type { EventFeed } from "./feed.ts";
 import { Header } from "./header.tsx";
@@ -43,6 +43,7 @@ function activityOf(
   state: { readonly readOnly: boolean; readonly paused: boolean; readonly stopping: boolean },
 ): string | undefined {
   const live = view.status === "running" || view.status === "waiting";
+  // Limitation: a watcher shows a paused run as running: pausing writes no event.
   if (state.readOnly) return "read-only";
   if (live && state.stopping) return "stopping: writing a checkpoint";
   if (live && state.paused) return "paused";
@@ -67,7 +68,7 @@ function activityOf(
  * render(<App feed={feed} caps={{ mode: "truecolor", unicode: true }} control={control} />);
  * ```
  */
-export function App(props: AppProps) {
+export function App(props: AppProps): ReactElement {
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
   const terminal = useWindowSize();

@@ -6,6 +6,7 @@
  * @module
  */
 import { Static, Text } from "ink";
+import type { ReactElement } from "react";
 import type { ListedItem } from "./run_state.ts";
 
 /** Props of {@link EventLog}. */
@@ -27,7 +28,7 @@ const LEVEL_COLOURS = { Debug: "gray", Info: undefined, Warn: "yellow", Error: "
  * <EventLog items={view.listed} />
  * ```
  */
-export function EventLog(props: EventLogProps) {
+export function EventLog(props: EventLogProps): ReactElement {
   return (
     <Static items={props.items as ListedItem[]}>
       {(item) => (

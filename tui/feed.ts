@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Effect, Layer, Logger } from "effect";
+import { Effect, type Layer, Logger } from "effect";
 import { type EventSink, plainLogFormatter, type TrainEvent } from "../train/mod.ts";
 
 /** A log line written while the dashboard was mounted. */

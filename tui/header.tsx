@@ -4,6 +4,7 @@
  * @module
  */
 import { Box, Text } from "ink";
+import type { ReactElement } from "react";
 import { formatDuration, formatEta, formatRate } from "./format.ts";
 import { renderProgressBar } from "./progress_bar.ts";
 import type { RunView } from "./run_state.ts";
@@ -42,7 +43,7 @@ const MAX_BAR = 40;
  * <Header view={view} columns={120} unicode activity={undefined} />
  * ```
  */
-export function Header(props: HeaderProps) {
+export function Header(props: HeaderProps): ReactElement {
   const { view } = props;
   const facts = [view.model, view.runDir, view.dataset, view.backend]
     .filter((fact) => fact !== undefined).join(" · ");

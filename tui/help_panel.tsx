@@ -4,6 +4,7 @@
  * @module
  */
 import { Box, Text } from "ink";
+import type { ReactElement } from "react";
 import { KEY_BINDINGS } from "./keys.ts";
 
 /** Props of {@link HelpPanel}. */
@@ -22,7 +23,7 @@ export interface HelpPanelProps {
  * <HelpPanel readOnly />
  * ```
  */
-export function HelpPanel(props: HelpPanelProps) {
+export function HelpPanel(props: HelpPanelProps): ReactElement {
   return (
     <Box flexDirection="column">
       <Text bold>keys</Text>

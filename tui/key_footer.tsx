@@ -4,6 +4,7 @@
  * @module
  */
 import { Text } from "ink";
+import type { ReactElement } from "react";
 import { activeBindings } from "./keys.ts";
 
 /** Props of {@link KeyFooter}. */
@@ -23,7 +24,7 @@ export interface KeyFooterProps {
  * <KeyFooter readOnly={false} />
  * ```
  */
-export function KeyFooter(props: KeyFooterProps) {
+export function KeyFooter(props: KeyFooterProps): ReactElement {
   const bindings = activeBindings(props.readOnly);
   return (
     <Text wrap="truncate-end">

@@ -5,6 +5,7 @@
  * @module
  */
 import { Box, Text } from "ink";
+import type { ReactElement } from "react";
 import { formatLoss } from "./format.ts";
 import { sparklineWidth } from "./layout.ts";
 import type { LossView } from "./run_state.ts";
@@ -44,7 +45,7 @@ function nameWidthOf(losses: readonly LossView[]): number {
  * <LossPanel losses={view.losses} width={60} ascii={false} />
  * ```
  */
-export function LossPanel(props: LossPanelProps) {
+export function LossPanel(props: LossPanelProps): ReactElement {
   if (props.losses.length === 0) {
     return <Text color="gray">waiting for the first step</Text>;
   }

@@ -4,7 +4,7 @@
  * @module
  */
 import { Box, Text } from "ink";
-import { useMemo } from "react";
+import { type ReactElement, useMemo } from "react";
 import type { RgbImage } from "../data/mod.ts";
 import { renderImage, type RenderMode } from "./terminal_image.ts";
 
@@ -32,7 +32,7 @@ export interface SamplePreviewProps {
  * <SamplePreview image={grid} title="samples · iter 200" mode="truecolor" maxColumns={60} maxRows={30} />
  * ```
  */
-export function SamplePreview(props: SamplePreviewProps) {
+export function SamplePreview(props: SamplePreviewProps): ReactElement {
   const { image, mode, maxColumns, maxRows } = props;
   const lines = useMemo(
     () => image === undefined ? [] : renderImage(image, { mode, maxColumns, maxRows }),

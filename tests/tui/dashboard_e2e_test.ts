@@ -109,6 +109,7 @@ test("train in a terminal shows the dashboard, and q writes a checkpoint and exi
   assert.match(text, "q stop  p pause  s sample  c checkpoint  tab preview  ? help");
   assert.match(text, /D\s+-?\d+\.\d{4}\s+-?\d+\.\d{4}\s+[▁-█]+/);
   // The preview is drawn with 24-bit half blocks.
+  // deno-lint-ignore no-control-regex
   assert.match(train.output, /\x1b\[38;2;\d+;\d+;\d+m\x1b\[48;2;\d+;\d+;\d+m▀/);
 });
 
