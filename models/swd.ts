@@ -195,6 +195,8 @@ export function laplacianLevels(images: tf.Tensor4D, levels: number): tf.Tensor4
 
 /** A tensor's values as float32; reading them forces a device sync. */
 function floatData(t: tf.Tensor): Float32Array {
+  // Limitation: dataSync throws on the webgpu backend, so the score runs on cpu, wasm or
+  // tensorflow only.
   const values = t.dataSync();
   return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
 }
@@ -227,7 +229,8 @@ function checkPyramid(size: number, width: number, levels: number): void {
  * @returns Corners, `[count * patchesPerImage * 2]` integers in `[0, side - patchSize]`.
  * @example
  * ```ts
- * const corners = swdPatchCorners(4, { seed: 0, level: 0, side: 32, patchSize: 7, patchesPerImage: 8 });
+ * const options = { seed: 0, level: 0, side: 32, patchSize: 7, patchesPerImage: 8 };
+ * const corners = swdPatchCorners(4, options);
  * ```
  */
 export function swdPatchCorners(count: number, options: SwdPatchCornerOptions): Int32Array {

@@ -29,12 +29,20 @@ export interface CurvePoint {
   readonly smoothed: number;
 }
 
-/** Options of {@linkcode curvePoints}. */
+/** Options of {@linkcode lossPoints} and {@linkcode speedPoints}. */
 export interface CurveOptions {
   /** Most points kept per series; longer series keep every k-th step. Default 600. */
   readonly maxPoints?: number;
   /** Moving-average window in steps. Default about 1/50 of the run, at least 1. */
   readonly window?: number;
+}
+
+/** Options of {@linkcode smoothSeries}. */
+export interface SeriesOptions extends CurveOptions {
+  /** The run's name for the legend. */
+  readonly run: string;
+  /** The series name. */
+  readonly series: string;
 }
 
 /** Width of one plot area in pixels; the SVG adds axes and legend around it. */
@@ -49,22 +57,22 @@ const LEGEND = { labelLimit: 360, symbolOpacity: 1, symbolStrokeWidth: 2.5 };
  * Turns one series of a run into chart points: a centred moving average over `window` steps,
  * then every k-th step so that at most `maxPoints` remain (the last step is always kept).
  *
- * @param run The run's name for the legend.
- * @param series The series name.
+ * Limitation: the faint raw curve shows every k-th step only, so a single-step spike between
+ * two kept steps does not appear; the moving average still includes it.
+ *
  * @param values `[iteration, value]` pairs in iteration order.
- * @param options Points and window.
+ * @param options The run's and series' names for the legend, points and window.
  * @returns The points; non-finite values are dropped.
  * @example
  * ```ts
- * const points = smoothSeries("basic", "D", [[1, 0.5], [2, 0.4]], {});
+ * const points = smoothSeries([[1, 0.5], [2, 0.4]], { run: "basic", series: "D" });
  * ```
  */
 export function smoothSeries(
-  run: string,
-  series: string,
   values: ReadonlyArray<readonly [number, number]>,
-  options: CurveOptions = {},
+  options: SeriesOptions,
 ): CurvePoint[] {
+  const { run, series } = options;
   const finite = values.filter(([, v]) => Number.isFinite(v));
   const n = finite.length;
   if (n === 0) return [];
@@ -75,6 +83,7 @@ export function smoothSeries(
   const stride = Math.max(1, Math.ceil(n / (options.maxPoints ?? 600)));
   const points: CurvePoint[] = [];
   for (let i = 0; i < n; i++) {
+    // Limitation: steps between kept ones are left out of the raw curve (see the JSDoc).
     if (i % stride !== 0 && i !== n - 1) continue;
     const from = Math.max(0, i - half);
     const to = Math.min(n, i + half + 1);
@@ -104,10 +113,8 @@ export function lossPoints(run: RunData, options: CurveOptions = {}): CurvePoint
   const names = [...new Set(run.steps.flatMap((s) => Object.keys(s.losses)))];
   return names.flatMap((name) =>
     smoothSeries(
-      run.name,
-      name,
       run.steps.filter((s) => name in s.losses).map((s) => [s.iteration, s.losses[name]]),
-      options,
+      { ...options, run: run.name, series: name },
     )
   );
 }
@@ -124,12 +131,11 @@ export function lossPoints(run: RunData, options: CurveOptions = {}): CurvePoint
  * ```
  */
 export function speedPoints(run: RunData, options: CurveOptions = {}): CurvePoint[] {
-  return smoothSeries(
-    run.name,
-    "ms/iter",
-    run.steps.map((s) => [s.iteration, s.msPerIter]),
-    options,
-  );
+  return smoothSeries(run.steps.map((s) => [s.iteration, s.msPerIter]), {
+    ...options,
+    run: run.name,
+    series: "ms/iter",
+  });
 }
 
 /** The faint raw line under the solid smoothed one, shared by the line charts. */
@@ -223,7 +229,8 @@ export function overlayChart(
  * @returns A Vega-Lite spec.
  * @example
  * ```ts
- * const spec = swdChart([{ run: "basic", series: "SWD", iteration: 200, value: 40, smoothed: 40 }]);
+ * const point = { run: "basic", series: "SWD", iteration: 200, value: 40, smoothed: 40 };
+ * const spec = swdChart([point]);
  * ```
  */
 export function swdChart(points: readonly CurvePoint[]): ChartSpec {
@@ -267,7 +274,16 @@ export async function renderSvg(spec: ChartSpec): Promise<string> {
   }
 }
 
-/** The font files chart PNGs are drawn with: DejaVu Sans from `dejavu-fonts-ttf`. */
+/**
+ * The font files chart PNGs are drawn with: DejaVu Sans, regular and bold, from the
+ * `dejavu-fonts-ttf` package.
+ *
+ * @returns Absolute paths of the TTF files.
+ * @example
+ * ```ts
+ * const [regular, bold] = chartFontFiles();
+ * ```
+ */
 export function chartFontFiles(): string[] {
   const root = path.dirname(
     createRequire(import.meta.url).resolve("dejavu-fonts-ttf/package.json"),

@@ -318,5 +318,12 @@ const meme = Command.make(
   ]),
 );
 
-/** The commands of this package, for the root command's subcommands. */
+/**
+ * The `report`, `experiment`, `score` and `meme` commands, for the root command's subcommands.
+ *
+ * @example
+ * ```ts
+ * const cli = Command.make("catgan").pipe(Command.withSubcommands([...reportCommands]));
+ * ```
+ */
 export const reportCommands = [report, experiment, score, meme] as const;

@@ -63,6 +63,11 @@ function cycleGanRuns(preset: "cats" | "fruit"): ExperimentRun[] {
  * - `dcgan-ablation`: basic, basic + DiffAugment, deluxe, deluxe + DiffAugment.
  * - `cyclegan-cats`, `cyclegan-fruit`: the patch discriminator without and with the cycle loss,
  *   and the DCGAN discriminator with the cycle loss.
+ *
+ * @example
+ * ```ts
+ * const names = EXPERIMENTS["dcgan-ablation"].map((run) => run.name); // ["basic", ...]
+ * ```
  */
 export const EXPERIMENTS: Readonly<Record<string, readonly ExperimentRun[]>> = {
   "dcgan-ablation": [
@@ -106,69 +111,78 @@ export interface PlannedRun {
  * );
  * ```
  */
-export const planExperiment = Effect.fn("experiment.planExperiment")(function* (
+export const planExperiment: (
   name: string,
   out: string,
-  settings: ExperimentSettings = {},
-) {
-  const runs = EXPERIMENTS[name];
-  if (runs === undefined) {
-    return yield* new ExperimentError({
-      name,
-      reason: `unknown set; the sets are ${Object.keys(EXPERIMENTS).join(", ")}`,
-    });
-  }
-  const unknown = (settings.only ?? []).filter((n) => !runs.some((run) => run.name === n));
-  if (unknown.length > 0) {
-    return yield* new ExperimentError({
-      name,
-      reason: `no run named ${unknown.join(", ")}; its runs are ${
-        runs.map((r) => r.name).join(", ")
-      }`,
-    });
-  }
-  const picked = settings.only === undefined
-    ? runs
-    : runs.filter((run) => settings.only!.includes(run.name));
-  return picked.map((run): PlannedRun => {
-    const dir = path.join(out, run.name);
-    const log = path.join(out, "logs", `${run.name}.log`);
-    const [model, ...rest] = run.args;
-    const shared: string[] = [];
-    if (settings.iters !== undefined) {
-      shared.push("--iters", String(settings.iters));
-      shared.push("--sample-every", String(Math.max(1, Math.ceil(settings.iters / GRIDS_PER_RUN))));
+  settings?: ExperimentSettings,
+) => Effect.Effect<PlannedRun[], ExperimentError> = Effect.fn("experiment.planExperiment")(
+  function* (
+    name: string,
+    out: string,
+    settings: ExperimentSettings = {},
+  ) {
+    const runs = EXPERIMENTS[name];
+    if (runs === undefined) {
+      return yield* new ExperimentError({
+        name,
+        reason: `unknown set; the sets are ${Object.keys(EXPERIMENTS).join(", ")}`,
+      });
     }
-    if (settings.batch !== undefined) shared.push("--batch", String(settings.batch));
-    if (settings.backend !== undefined) shared.push("--backend", settings.backend);
-    shared.push("--no-tui");
+    const unknown = (settings.only ?? []).filter((n) => !runs.some((run) => run.name === n));
+    if (unknown.length > 0) {
+      return yield* new ExperimentError({
+        name,
+        reason: `no run named ${unknown.join(", ")}; its runs are ${
+          runs.map((r) => r.name).join(", ")
+        }`,
+      });
+    }
+    const picked = settings.only === undefined
+      ? runs
+      : runs.filter((run) => settings.only!.includes(run.name));
+    return picked.map((run): PlannedRun => {
+      const dir = path.join(out, run.name);
+      const log = path.join(out, "logs", `${run.name}.log`);
+      const [model, ...rest] = run.args;
+      const shared: string[] = [];
+      if (settings.iters !== undefined) {
+        shared.push("--iters", String(settings.iters));
+        shared.push(
+          "--sample-every",
+          String(Math.max(1, Math.ceil(settings.iters / GRIDS_PER_RUN))),
+        );
+      }
+      if (settings.batch !== undefined) shared.push("--batch", String(settings.batch));
+      if (settings.backend !== undefined) shared.push("--backend", settings.backend);
+      shared.push("--no-tui");
 
-    const state = runState(dir);
-    if (state.exists) {
-      const done = state.completedAt !== undefined &&
-        state.completedAt >= (settings.iters ?? state.completedAt);
+      const state = runState(dir);
+      if (state.exists) {
+        const done = state.completedAt !== undefined &&
+          state.completedAt >= (settings.iters ?? state.completedAt);
+        return {
+          name: run.name,
+          dir,
+          log,
+          action: done ? "done" : "resume",
+          args: ["train", model, "--resume", dir, ...shared],
+        };
+      }
+      const data = model === "dcgan"
+        ? ["--data", settings.data ?? DEFAULT_DCGAN_DATA]
+        : settings.dataRoot === undefined
+        ? []
+        : ["--data-root", settings.dataRoot];
       return {
         name: run.name,
         dir,
         log,
-        action: done ? "done" : "resume",
-        args: ["train", model, "--resume", dir, ...shared],
+        action: "new",
+        args: ["train", model, ...rest, ...data, "--run", dir, ...shared],
       };
-    }
-    const data = model === "dcgan"
-      ? ["--data", settings.data ?? DEFAULT_DCGAN_DATA]
-      : settings.dataRoot === undefined
-      ? []
-      : ["--data-root", settings.dataRoot];
-    return {
-      name: run.name,
-      dir,
-      log,
-      action: "new",
-      args: ["train", model, ...rest, ...data, "--run", dir, ...shared],
-    };
-  });
-});
+    });
+  },
+);
 
 /** Whether a run directory exists, and the iteration of its last completed ending. */
 function runState(dir: string): { readonly exists: boolean; readonly completedAt?: number } {
@@ -186,7 +200,17 @@ function runState(dir: string): { readonly exists: boolean; readonly completedAt
   };
 }
 
-/** The command line that runs `main.ts` with some arguments on the current runtime. */
+/**
+ * The command line that runs `main.ts` with some arguments on the current runtime: `deno run -A
+ * --config <repo>/deno.json <repo>/main.ts ...` under Deno, `bun <repo>/main.ts ...` under Bun.
+ *
+ * @param args The arguments after `main.ts`.
+ * @returns The executable and its arguments, for `spawn`.
+ * @example
+ * ```ts
+ * const { command, args } = childCommand(["train", "dcgan", "--data", "emoji", "--iters", "10"]);
+ * ```
+ */
 export function childCommand(args: readonly string[]): { command: string; args: string[] } {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
   const main = path.join(root, "main.ts");
@@ -246,30 +270,35 @@ export interface ExperimentSummary {
  * const summary = await Effect.runPromise(runExperiment("dcgan-ablation", { iters: 400 }));
  * ```
  */
-export const runExperiment = Effect.fn("experiment.runExperiment")(function* (
+export const runExperiment: (
   name: string,
-  options: RunExperimentOptions = {},
-) {
-  const out = options.out ?? path.join("runs", name);
-  const plan = yield* planExperiment(name, out, options);
-  const exitCodes: Record<string, number> = {};
-  const jobs = Math.min(2, Math.max(1, options.jobs ?? 2));
-  yield* Effect.forEach(
-    plan.filter((run) => run.action !== "done"),
-    (run) =>
-      Effect.gen(function* () {
-        yield* Effect.logInfo("run started").pipe(
-          Effect.annotateLogs({ run: run.name, action: run.action, log: run.log }),
-        );
-        const code = yield* Effect.promise(() => runChild(run));
-        exitCodes[run.name] = code;
-        const log = code === 0 ? Effect.logInfo("run ended") : Effect.logError("run failed");
-        yield* log.pipe(Effect.annotateLogs({ run: run.name, exitCode: code, log: run.log }));
-      }),
-    { concurrency: jobs, discard: true },
-  );
-  for (const run of plan.filter((r) => r.action === "done")) {
-    yield* Effect.logInfo("run already done").pipe(Effect.annotateLogs({ run: run.name }));
-  }
-  return { out, runs: plan, exitCodes } satisfies ExperimentSummary;
-});
+  options?: RunExperimentOptions,
+) => Effect.Effect<ExperimentSummary, ExperimentError> = Effect.fn("experiment.runExperiment")(
+  function* (
+    name: string,
+    options: RunExperimentOptions = {},
+  ) {
+    const out = options.out ?? path.join("runs", name);
+    const plan = yield* planExperiment(name, out, options);
+    const exitCodes: Record<string, number> = {};
+    const jobs = Math.min(2, Math.max(1, options.jobs ?? 2));
+    yield* Effect.forEach(
+      plan.filter((run) => run.action !== "done"),
+      (run) =>
+        Effect.gen(function* () {
+          yield* Effect.logInfo("run started").pipe(
+            Effect.annotateLogs({ run: run.name, action: run.action, log: run.log }),
+          );
+          const code = yield* Effect.promise(() => runChild(run));
+          exitCodes[run.name] = code;
+          const log = code === 0 ? Effect.logInfo("run ended") : Effect.logError("run failed");
+          yield* log.pipe(Effect.annotateLogs({ run: run.name, exitCode: code, log: run.log }));
+        }),
+      { concurrency: jobs, discard: true },
+    );
+    for (const run of plan.filter((r) => r.action === "done")) {
+      yield* Effect.logInfo("run already done").pipe(Effect.annotateLogs({ run: run.name }));
+    }
+    return { out, runs: plan, exitCodes } satisfies ExperimentSummary;
+  },
+);

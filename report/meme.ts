@@ -31,7 +31,7 @@ export interface MemeFont {
   ): { toPathData(digits: number): string };
 }
 
-/** Options of {@linkcode memeSvg}. */
+/** Captions and scale of a meme. */
 export interface MemeLayoutOptions {
   /** Caption above, drawn in capitals; "" for none. */
   readonly top: string;
@@ -103,25 +103,21 @@ function layoutCaption(
 /**
  * Lays out a meme as SVG: the PNG picture scaled up, the captions as outlined glyph paths.
  *
- * @param png The picture's PNG bytes.
- * @param picture Its width and height in pixels.
- * @param font The caption font, from {@linkcode loadMemeFont}.
- * @param options Captions and scale.
+ * @param picture The picture's PNG bytes and size in pixels.
+ * @param options Captions, the caption font (from {@linkcode loadMemeFont}) and the scale.
  * @returns The SVG document.
  * @example
  * ```ts
- * const svg = memeSvg(png, { width: 266, height: 266 }, await loadMemeFont(), {
+ * const svg = memeSvg({ png, width: 266, height: 266 }, {
+ *   font: await loadMemeFont(),
  *   top: "one does not simply",
  *   bottom: "train a gan",
  * });
  * ```
  */
-export function memeSvg(
-  png: Uint8Array,
-  picture: { readonly width: number; readonly height: number },
-  font: MemeFont,
-  options: MemeLayoutOptions,
-): string {
+export function memeSvg(picture: MemePicture, options: MemeSvgOptions): string {
+  const { font } = options;
+  const { png } = picture;
   const scale = options.scale ?? 3;
   const width = picture.width * scale;
   const height = picture.height * scale;
@@ -159,6 +155,22 @@ export function memeSvg(
         `stroke-linejoin="round"/><path d="${d}" fill="#fff"/>`,
     `</svg>`,
   ].join("");
+}
+
+/** The picture of {@linkcode memeSvg}: a PNG and its size. */
+export interface MemePicture {
+  /** The PNG file's bytes. */
+  readonly png: Uint8Array;
+  /** Width in pixels. */
+  readonly width: number;
+  /** Height in pixels. */
+  readonly height: number;
+}
+
+/** Options of {@linkcode memeSvg}. */
+export interface MemeSvgOptions extends MemeLayoutOptions {
+  /** The caption font, from {@linkcode loadMemeFont}. */
+  readonly font: MemeFont;
 }
 
 /** Options of {@linkcode writeMeme}. */
@@ -199,37 +211,47 @@ function pickSample(samples: readonly RunSample[], wanted: string | undefined) {
  * );
  * ```
  */
-export const writeMeme = Effect.fn("meme.writeMeme")(function* (options: WriteMemeOptions) {
-  const run = yield* readRun(options.run);
-  const isFile = options.sample !== undefined && !/^\d+$/.test(options.sample);
-  const sample = isFile ? undefined : pickSample(run.samples, options.sample);
-  const file = isFile ? options.sample! : sample?.path;
-  if (file === undefined) {
-    const reason = options.sample === undefined
-      ? "no sample grid yet"
-      : `no sample grid at iteration ${options.sample}`;
-    return yield* new RunReadError({ path: options.run, reason });
-  }
-  const png = yield* Effect.tryPromise({
-    try: () => fs.readFile(file),
-    catch: (cause) => new RunReadError({ path: file, reason: String(cause) }),
-  });
-  const picture = yield* decodeImage(new Uint8Array(png), file).pipe(
-    Effect.mapError((e) => new RunReadError({ path: file, reason: e.reason })),
-  );
-  const font = yield* Effect.promise(loadMemeFont);
-  const svg = memeSvg(new Uint8Array(png), picture, font, options);
-  const tag = sample === undefined
-    ? path.basename(file, ".png")
-    : String(sample.iteration).padStart(6, "0");
-  const out = options.out ?? path.join("runs", "memes", `${run.name}-${tag}.png`);
-  yield* Effect.tryPromise({
-    try: async () => {
-      const rendered = new Resvg(svg, { font: { loadSystemFonts: false } }).render().asPng();
-      await fs.mkdir(path.dirname(out), { recursive: true });
-      await fs.writeFile(out, rendered);
-    },
-    catch: (cause) => new ReportWriteError({ path: out, reason: String(cause) }),
-  });
-  return out;
-});
+export const writeMeme: (
+  options: WriteMemeOptions,
+) => Effect.Effect<string, RunReadError | ReportWriteError> = Effect.fn("meme.writeMeme")(
+  function* (options: WriteMemeOptions) {
+    const run = yield* readRun(options.run);
+    const isFile = options.sample !== undefined && !/^\d+$/.test(options.sample);
+    const sample = isFile ? undefined : pickSample(run.samples, options.sample);
+    const file = isFile ? options.sample! : sample?.path;
+    if (file === undefined) {
+      const reason = options.sample === undefined
+        ? "no sample grid yet"
+        : `no sample grid at iteration ${options.sample}`;
+      return yield* new RunReadError({ path: options.run, reason });
+    }
+    const png = yield* Effect.tryPromise({
+      try: () => fs.readFile(file),
+      catch: (cause) => new RunReadError({ path: file, reason: String(cause) }),
+    });
+    const picture = yield* decodeImage(new Uint8Array(png), file).pipe(
+      Effect.mapError((e) => new RunReadError({ path: file, reason: e.reason })),
+    );
+    const font = yield* Effect.promise(loadMemeFont);
+    const svg = memeSvg(
+      { png: new Uint8Array(png), width: picture.width, height: picture.height },
+      {
+        ...options,
+        font,
+      },
+    );
+    const tag = sample === undefined
+      ? path.basename(file, ".png")
+      : String(sample.iteration).padStart(6, "0");
+    const out = options.out ?? path.join("runs", "memes", `${run.name}-${tag}.png`);
+    yield* Effect.tryPromise({
+      try: async () => {
+        const rendered = new Resvg(svg, { font: { loadSystemFonts: false } }).render().asPng();
+        await fs.mkdir(path.dirname(out), { recursive: true });
+        await fs.writeFile(out, rendered);
+      },
+      catch: (cause) => new ReportWriteError({ path: out, reason: String(cause) }),
+    });
+    return out;
+  },
+);

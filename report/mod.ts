@@ -10,7 +10,9 @@
  * import { writeReport } from "./mod.ts";
  *
  * const result = await Effect.runPromise(
- *   writeReport(["runs/grumpy-basic", "runs/grumpy-deluxe-diffaug"], { out: "runs/reports/grumpy" }),
+ *   writeReport(["runs/grumpy-basic", "runs/grumpy-deluxe-diffaug"], {
+ *     out: "runs/reports/grumpy",
+ *   }),
  * );
  * ```
  *
@@ -35,6 +37,7 @@ export {
   overlayChart,
   renderSvg,
   runLossChart,
+  type SeriesOptions,
   smoothSeries,
   speedPoints,
   svgToPng,
@@ -66,7 +69,9 @@ export {
   loadMemeFont,
   type MemeFont,
   type MemeLayoutOptions,
+  type MemePicture,
   memeSvg,
+  type MemeSvgOptions,
   writeMeme,
   type WriteMemeOptions,
 } from "./meme.ts";

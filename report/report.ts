@@ -23,6 +23,7 @@ import {
   svgToPng,
   swdChart,
 } from "./charts.ts";
+import type { CheckpointError } from "../train/mod.ts";
 import { ReportWriteError, RunReadError } from "./errors.ts";
 import {
   type PageChart,
@@ -162,7 +163,12 @@ function scoreDetail(score: RunScore): string {
  * );
  * ```
  */
-export const writeReport = Effect.fn("report.writeReport")(function* (
+export const writeReport: (
+  dirs: readonly string[],
+  options: ReportOptions,
+) => Effect.Effect<ReportResult, RunReadError | ReportWriteError | CheckpointError> = Effect.fn(
+  "report.writeReport",
+)(function* (
   dirs: readonly string[],
   options: ReportOptions,
 ) {

@@ -70,7 +70,19 @@ export interface RunData {
 
 const SAMPLE_NAME = /^(\d+)(?:-([\w.-]+))?\.png$/i;
 
-/** Parses one `events.jsonl` into the parts a report shows. */
+/**
+ * Parses one `events.jsonl` into the parts a report shows. Lines that are not JSON (a live
+ * run's half-written last line) are counted and skipped; unknown event types are ignored.
+ *
+ * @param text The file's text.
+ * @returns Steps and SWD points by iteration, the model, total iterations and backend of the
+ *   first and last start, the ending, the last iteration and the skipped line count.
+ * @example
+ * ```ts
+ * const events = parseEvents('{"type":"step","iteration":1,"losses":{"D":1},"msPerIter":5}\n');
+ * // events.steps.length === 1
+ * ```
+ */
 export function parseEvents(text: string):
   & Pick<
     RunData,
@@ -200,7 +212,9 @@ const listSamples = Effect.fn("run_data.listSamples")(function* (folder: string)
  * const run = await Effect.runPromise(readRun("runs/grumpy-basic"));
  * ```
  */
-export const readRun = Effect.fn("run_data.readRun")(function* (dir: string) {
+export const readRun: (dir: string) => Effect.Effect<RunData, RunReadError> = Effect.fn(
+  "run_data.readRun",
+)(function* (dir: string) {
   const configText = yield* readText(path.join(dir, "config.json")).pipe(
     Effect.mapError((e) =>
       new RunReadError({ path: dir, reason: `no readable config.json (${e.reason})` })

@@ -32,7 +32,7 @@ import {
   type SwdOptions,
   translate,
 } from "../models/mod.ts";
-import { loadLatestCheckpoint, runPaths } from "../train/mod.ts";
+import { type CheckpointError, loadLatestCheckpoint, runPaths } from "../train/mod.ts";
 import { ScoreError } from "./errors.ts";
 import type { RunData, RunSample } from "./run_data.ts";
 
@@ -132,7 +132,10 @@ export async function defaultRealImages(data: string): Promise<string> {
  * const real = await Effect.runPromise(loadRealImages("../shared/data/cats/grumpy/test", 64));
  * ```
  */
-export const loadRealImages = Effect.fn("score.loadRealImages")(function* (
+export const loadRealImages: (
+  spec: string,
+  size: number,
+) => Effect.Effect<Dataset, ScoreError> = Effect.fn("score.loadRealImages")(function* (
   spec: string,
   size: number,
 ) {
@@ -274,108 +277,120 @@ function swdOf(generated: tf.Tensor4D, real: tf.Tensor4D, options: ScoreOptions)
  * const [score] = await Effect.runPromise(scoreRun(run, {}));
  * ```
  */
-export const scoreRun = Effect.fn("score.scoreRun")(function* (
+export const scoreRun: (
   run: RunData,
-  options: ScoreOptions = {},
-) {
-  const size = imageSizeOf(run);
-  const seed = options.seed ?? 0;
-  const hasCheckpoint = run.model === "dcgan" || run.model === "cyclegan";
-  const saved = hasCheckpoint
-    ? yield* loadLatestCheckpoint<unknown>(runPaths(run.dir).checkpoints)
-    : undefined;
+  options?: ScoreOptions,
+) => Effect.Effect<RunScore[], ScoreError | CheckpointError> = Effect.fn("score.scoreRun")(
+  function* (
+    run: RunData,
+    options: ScoreOptions = {},
+  ) {
+    const size = imageSizeOf(run);
+    const seed = options.seed ?? 0;
+    const hasCheckpoint = run.model === "dcgan" || run.model === "cyclegan";
+    const saved = hasCheckpoint
+      ? yield* loadLatestCheckpoint<unknown>(runPaths(run.dir).checkpoints)
+      : undefined;
 
-  // CycleGAN: each generator translates its domain's test images.
-  if (run.model === "cyclegan" && saved !== undefined) {
-    const scores: RunScore[] = [];
-    const x = yield* loadRealImages(
-      yield* Effect.promise(() => defaultRealImages(String(run.config.x))),
-      size,
-    );
-    const y = yield* loadRealImages(
-      yield* Effect.promise(() => defaultRealImages(String(run.config.y))),
-      size,
-    );
-    const directions = [
-      { label: "XtoY", group: "generatorAB", from: x, to: y, target: String(run.config.y) },
-      { label: "YtoX", group: "generatorBA", from: y, to: x, target: String(run.config.x) },
-    ] as const;
-    for (const d of directions) {
-      const group = saved.groups[d.group];
-      if (group === undefined) {
-        return yield* new ScoreError({
-          path: saved.path,
-          reason: `no ${d.group} in the checkpoint`,
-        });
-      }
-      const params = asParams(group);
-      const source = stackImages(d.from.images, size);
-      const translated = inBatches(
-        d.from.count,
-        (a, b) => tf.tidy(() => translate(params, source.slice(a, b - a))),
+    // CycleGAN: each generator translates its domain's test images.
+    if (run.model === "cyclegan" && saved !== undefined) {
+      const scores: RunScore[] = [];
+      const x = yield* loadRealImages(
+        yield* Effect.promise(() => defaultRealImages(String(run.config.x))),
+        size,
       );
-      const target = options.real === undefined
-        ? stackImages(d.to.images, size)
-        : stackImages((yield* loadRealImages(options.real, size)).images, size);
-      const score = swdOf(translated, target, options);
-      scores.push({
-        run: run.dir,
-        label: d.label,
-        source: "checkpoint",
-        iteration: saved.iteration,
-        real: options.real ?? (yield* Effect.promise(() => defaultRealImages(d.target))),
-        generated: translated.shape[0],
-        realCount: target.shape[0],
-        ...score,
-      });
-      tf.dispose([source, translated, target, ...Object.values(params)]);
+      const y = yield* loadRealImages(
+        yield* Effect.promise(() => defaultRealImages(String(run.config.y))),
+        size,
+      );
+      const directions = [
+        { label: "XtoY", group: "generatorAB", from: x, to: y, target: String(run.config.y) },
+        { label: "YtoX", group: "generatorBA", from: y, to: x, target: String(run.config.x) },
+      ] as const;
+      for (const d of directions) {
+        const group = saved.groups[d.group];
+        if (group === undefined) {
+          return yield* new ScoreError({
+            path: saved.path,
+            reason: `no ${d.group} in the checkpoint`,
+          });
+        }
+        const params = asParams(group);
+        const source = stackImages(d.from.images, size);
+        const translated = inBatches(
+          d.from.count,
+          (a, b) => tf.tidy(() => translate(params, source.slice(a, b - a))),
+        );
+        // Limitation: a given `real` folder is the target of both directions, as the option's JSDoc
+        // says; only the default scores each direction against its own target domain.
+        const target = options.real === undefined
+          ? stackImages(d.to.images, size)
+          : stackImages((yield* loadRealImages(options.real, size)).images, size);
+        const score = swdOf(translated, target, options);
+        scores.push({
+          run: run.dir,
+          label: d.label,
+          source: "checkpoint",
+          iteration: saved.iteration,
+          real: options.real ?? (yield* Effect.promise(() => defaultRealImages(d.target))),
+          generated: translated.shape[0],
+          realCount: target.shape[0],
+          ...score,
+        });
+        tf.dispose([source, translated, target, ...Object.values(params)]);
+      }
+      tf.dispose(Object.values(saved.groups).flatMap((g) => Object.values(g)));
+      return scores;
     }
-    tf.dispose(Object.values(saved.groups).flatMap((g) => Object.values(g)));
-    return scores;
-  }
 
-  const realSpec = options.real ??
-    (yield* Effect.promise(() => defaultRealImages(String(run.config.data ?? "emoji"))));
-  const real = yield* loadRealImages(realSpec, size);
+    const realSpec = options.real ??
+      (yield* Effect.promise(() => defaultRealImages(String(run.config.data ?? "emoji"))));
+    const real = yield* loadRealImages(realSpec, size);
 
-  // DCGAN: the latest generator on seeded uniform noise, as the trainer draws it.
-  let generated: tf.Tensor4D;
-  let source: RunScore["source"];
-  let iteration: number;
-  if (run.model === "dcgan" && saved !== undefined && saved.groups.generator !== undefined) {
-    const params = asParams(saved.groups.generator);
-    const count = options.images ?? DEFAULT_IMAGES;
-    const noise = tf.randomUniform([count, NOISE_SIZE], -1, 1, "float32", seed) as tf.Tensor2D;
-    generated = inBatches(count, (a, b) => tf.tidy(() => generate(params, noise.slice(a, b - a))));
-    tf.dispose([noise, ...Object.values(params)]);
-    source = "checkpoint";
-    iteration = saved.iteration;
-  } else {
-    const grid = latestMainGrid(run);
-    if (grid === undefined) {
-      return yield* new ScoreError({ path: run.dir, reason: "no checkpoint and no sample grid" });
+    // DCGAN: the latest generator on seeded uniform noise, as the trainer draws it.
+    let generated: tf.Tensor4D;
+    let source: RunScore["source"];
+    let iteration: number;
+    if (run.model === "dcgan" && saved !== undefined && saved.groups.generator !== undefined) {
+      const params = asParams(saved.groups.generator);
+      const count = options.images ?? DEFAULT_IMAGES;
+      const noise = tf.randomUniform([count, NOISE_SIZE], -1, 1, "float32", seed) as tf.Tensor2D;
+      generated = inBatches(
+        count,
+        (a, b) => tf.tidy(() => generate(params, noise.slice(a, b - a))),
+      );
+      tf.dispose([noise, ...Object.values(params)]);
+      source = "checkpoint";
+      iteration = saved.iteration;
+    } else {
+      const grid = latestMainGrid(run);
+      if (grid === undefined) {
+        return yield* new ScoreError({ path: run.dir, reason: "no checkpoint and no sample grid" });
+      }
+      generated = stackImages(yield* readGrid(grid.path, size), size);
+      source = "samples";
+      iteration = grid.iteration;
     }
-    generated = stackImages(yield* readGrid(grid.path, size), size);
-    source = "samples";
-    iteration = grid.iteration;
-  }
-  if (saved !== undefined) tf.dispose(Object.values(saved.groups).flatMap((g) => Object.values(g)));
+    if (saved !== undefined) {
+      tf.dispose(Object.values(saved.groups).flatMap((g) => Object.values(g)));
+    }
 
-  const realImages = stackImages(real.images, size);
-  const score = swdOf(generated, realImages, options);
-  const result: RunScore = {
-    run: run.dir,
-    label: "",
-    source,
-    iteration,
-    real: realSpec,
-    generated: generated.shape[0],
-    realCount: real.count,
-    ...score,
-  };
-  tf.dispose([generated, realImages]);
-  return [result];
-});
+    const realImages = stackImages(real.images, size);
+    const score = swdOf(generated, realImages, options);
+    const result: RunScore = {
+      run: run.dir,
+      label: "",
+      source,
+      iteration,
+      real: realSpec,
+      generated: generated.shape[0],
+      realCount: real.count,
+      ...score,
+    };
+    tf.dispose([generated, realImages]);
+    return [result];
+  },
+);
 
 /**
  * Scores a run's main sample grids over training (DCGAN and DDPM grids; a CycleGAN's grids mix
@@ -395,7 +410,10 @@ export const scoreRun = Effect.fn("score.scoreRun")(function* (
  * const curve = await Effect.runPromise(scoreSampleGrids(run, { maxGrids: 8 }));
  * ```
  */
-export const scoreSampleGrids = Effect.fn("score.scoreSampleGrids")(function* (
+export const scoreSampleGrids: (
+  run: RunData,
+  options?: ScoreOptions & { readonly maxGrids?: number },
+) => Effect.Effect<GridScore[], ScoreError> = Effect.fn("score.scoreSampleGrids")(function* (
   run: RunData,
   options: ScoreOptions & { readonly maxGrids?: number } = {},
 ) {
@@ -406,6 +424,8 @@ export const scoreSampleGrids = Effect.fn("score.scoreSampleGrids")(function* (
     (yield* Effect.promise(() => defaultRealImages(String(run.config.data ?? "emoji"))));
   const real = yield* loadRealImages(realSpec, size);
   const realImages = stackImages(real.images, size);
+  // Limitation: a grid has only 16 or so tiles, so these scores are noisier and higher than a
+  // scoreRun on 64 generated images (see the JSDoc).
   const picked = evenlySpaced(grids, options.maxGrids ?? 12);
   const gridOptions = { ...options, swd: { directions: GRID_DIRECTIONS, ...options.swd } };
   const points: GridScore[] = [];

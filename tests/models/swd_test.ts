@@ -56,7 +56,7 @@ test("pyramidResolutions halves down to the minimum, as the paper's 64 -> 16", (
   assert.equal(pyramidResolutions(24, 8), [24, 12]);
 });
 
-test("wasserstein1Sorted is mean |a_i - b_i| for equal sizes and integrates quantiles otherwise", () => {
+test("wasserstein1Sorted is mean |a_i - b_i|, or the quantile integral for unequal sizes", () => {
   assert.is(wasserstein1Sorted([0, 1], [1, 2]), 1);
   assert.is(wasserstein1Sorted([0, 1, 5], [0, 1, 5]), 0);
   // F_a^-1 = 0 on [0, 1]; F_b^-1 = 0 on [0, 1/2), 1 on [1/2, 1]: the area is 1/2.
@@ -306,7 +306,7 @@ test("swdDirections are unit rows and swdPatchCorners stay inside the level", ()
   assert.equal(Array.from(fewer), Array.from(corners.subarray(0, fewer.length)));
 });
 
-test("slicedWassersteinDistance ranks held-out grumpy cats closer to grumpy than to russian blue", async () => {
+test("slicedWassersteinDistance puts held-out grumpy cats nearer grumpy than blue", async () => {
   const load = (dir: string) => Effect.runPromise(loadImageFolder(courseData(dir), { size: 64 }));
   const [grumpyTrain, grumpyTest, blue] = await Promise.all([
     load("cats/grumpy/train"),

@@ -41,7 +41,7 @@ function fakeRun(name: string, steps: number): RunData {
 
 test("smoothSeries averages a centred window and keeps every k-th point and the last", () => {
   const values = Array.from({ length: 10 }, (_, i) => [i + 1, i] as [number, number]);
-  const points = smoothSeries("r", "D", values, { window: 3, maxPoints: 4 });
+  const points = smoothSeries(values, { run: "r", series: "D", window: 3, maxPoints: 4 });
   // stride ceil(10 / 4) = 3: indices 0, 3, 6, 9
   assert.equal(points.map((p) => p.iteration), [1, 4, 7, 10]);
   // Window 3 centred: index 0 -> mean(0, 1); 3 -> mean(2, 3, 4); 9 -> mean(8, 9).
@@ -50,8 +50,12 @@ test("smoothSeries averages a centred window and keeps every k-th point and the 
 });
 
 test("smoothSeries drops non-finite values and returns nothing for an empty series", () => {
-  assert.equal(smoothSeries("r", "D", []), []);
-  const points = smoothSeries("r", "D", [[1, NaN], [2, 4], [3, Infinity], [4, 6]], { window: 1 });
+  assert.equal(smoothSeries([], { run: "r", series: "D" }), []);
+  const points = smoothSeries([[1, NaN], [2, 4], [3, Infinity], [4, 6]], {
+    run: "r",
+    series: "D",
+    window: 1,
+  });
   assert.equal(points.map((p) => [p.iteration, p.smoothed]), [[2, 4], [4, 6]]);
 });
 
@@ -90,7 +94,8 @@ test("renderSvg draws a run's losses and an SWD chart", async () => {
 test("svgToPng rasterises at twice the size with the packaged fonts", async () => {
   for (const file of chartFontFiles()) assert.ok(fs.existsSync(file), file);
   const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30">' +
-    '<rect width="40" height="30" fill="#ff0000"/><text x="2" y="20" font-size="12">Dg</text></svg>';
+    '<rect width="40" height="30" fill="#ff0000"/>' +
+    '<text x="2" y="20" font-size="12">Dg</text></svg>';
   const png = svgToPng(svg);
   const image = await Effect.runPromise(decodeImage(png, "chart.png"));
   assert.is(image.width, 80);

@@ -32,7 +32,7 @@ test("EXPERIMENTS holds the write-up's three sets", () => {
   ]);
 });
 
-test("planExperiment starts new DCGAN runs with their flags, data and iteration override", async () => {
+test("planExperiment starts new DCGAN runs with their flags, data and iterations", async () => {
   const out = tempDir("plan");
   const plan = await Effect.runPromise(planExperiment("dcgan-ablation", out, { iters: 400 }));
   assert.equal(plan.map((r) => r.action), ["new", "new", "new", "new"]);
@@ -55,7 +55,7 @@ test("planExperiment starts new DCGAN runs with their flags, data and iteration 
   assert.is(plan[2].log, path.join(out, "logs", "deluxe.log"));
 });
 
-test("planExperiment gives the CycleGAN runs their preset, discriminator and cycle loss", async () => {
+test("planExperiment gives CycleGAN runs their preset, discriminator, cycle loss", async () => {
   const out = tempDir("plan-cyclegan");
   const plan = await Effect.runPromise(
     planExperiment("cyclegan-cats", out, { dataRoot: "/data", batch: 8, backend: "cpu" }),
@@ -121,7 +121,7 @@ test("childCommand runs main.ts on the current runtime", () => {
   else assert.is(args.length, 3);
 });
 
-test("the experiment command trains a run, reports it, skips it once done and resumes it for more", async () => {
+test("the experiment command trains, reports, skips when done, resumes for more", async () => {
   const out = tempDir("experiment");
   const flags = ["--only", "basic", "--data", "emoji", "--batch", "4", "--out", out, "--no-score"];
   const { command, args } = childCommand([

@@ -21,7 +21,7 @@ test.before(async () => {
 /** Renders a meme of a black square picture and decodes it. */
 async function renderBlack(side: number, top: string, bottom: string): Promise<RgbImage> {
   const png = encodePng({ width: side, height: side, data: new Uint8Array(side * side * 3) });
-  const svg = memeSvg(png, { width: side, height: side }, font, { top, bottom });
+  const svg = memeSvg({ png, width: side, height: side }, { font, top, bottom });
   const out = new Resvg(svg, { font: { loadSystemFonts: false } }).render().asPng();
   return await Effect.runPromise(decodeImage(new Uint8Array(out), "meme.png"));
 }
@@ -66,15 +66,8 @@ test("loadMemeFont reads Anton from its package", () => {
 });
 
 test("memeSvg without captions draws only the picture, scaled three times", async () => {
-  const svg = memeSvg(
-    encodePng({ width: 4, height: 4, data: new Uint8Array(48) }),
-    {
-      width: 4,
-      height: 4,
-    },
-    font,
-    { top: "", bottom: " " },
-  );
+  const png = encodePng({ width: 4, height: 4, data: new Uint8Array(48) });
+  const svg = memeSvg({ png, width: 4, height: 4 }, { font, top: "", bottom: " " });
   assert.not.match(svg, /<path/);
   assert.match(svg, /width="12" height="12"/);
   const image = await renderBlack(66, "", "");
@@ -113,7 +106,7 @@ test("memeSvg wraps a long caption onto two lines inside the margins", async () 
   assert.ok(box.left > 2 && box.right < 3 * side - 3, `${box.left}..${box.right}`);
 });
 
-test("writeMeme writes the latest grid or a chosen one, and fails for a missing iteration", async () => {
+test("writeMeme writes the latest or a chosen grid, fails for a missing one", async () => {
   const root = tempDir("meme");
   const dir = makeRun(path.join(root, "cats"), { steps: 6, samples: [3, 6] });
   const out = path.join(root, "meme.png");

@@ -99,7 +99,7 @@ test.before(async () => {
   await Effect.runPromise(initBackend("cpu"));
 });
 
-test("writeReport writes a page that parses, names every run and references only what exists", async () => {
+test("writeReport writes a page that parses, names every run, links only files", async () => {
   const root = tempDir("report");
   const real = realFolder(root);
   const a = makeRun(path.join(root, "basic"), { steps: 30, samples: [10, 20, 30], seed: 0 });

@@ -8,7 +8,7 @@ import { failureOf, makeRun, tempDir } from "./_runs.ts";
 
 const test = suite("run_data");
 
-test("parseEvents keeps the later step of a repeated iteration and skips a half-written line", () => {
+test("parseEvents keeps a repeated iteration's later step, skips a broken line", () => {
   const text = [
     '{"type":"run_started","model":"dcgan","iteration":0,"totalIterations":4,"backend":"cpu"}',
     '{"type":"step","iteration":1,"losses":{"D":1,"G":2},"msPerIter":5}',
@@ -75,7 +75,7 @@ test("readRun reads config, steps and sample grids of every kind in order", asyn
   assert.ok(run.samples.every((s) => fs.existsSync(s.path)));
 });
 
-test("readRun fails with RunReadError without a config and guesses the model without events", async () => {
+test("readRun fails without a config and guesses the model without events", async () => {
   const missing = await Effect.runPromiseExit(readRun(tempDir("empty")));
   assert.is(failureOf(missing)._tag, "RunReadError");
 

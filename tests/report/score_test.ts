@@ -97,7 +97,7 @@ test("scoreRun scores a DCGAN checkpoint's samples, deterministically for a seed
   assert.ok(grids[0].swd > 0);
 });
 
-test("scoreRun scores both directions of a CycleGAN checkpoint against the other domain", async () => {
+test("scoreRun scores both directions of a CycleGAN checkpoint", async () => {
   const dir = path.join(tempDir("score-cyclegan"), "tiny");
   const backend = await Effect.runPromise(initBackend("cpu"));
   await Effect.runPromise(
