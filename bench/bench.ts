@@ -1,8 +1,9 @@
 /**
  * `deno task bench`: how fast catgan trains against PyTorch on the same machine, in one run.
  *
- * For each model (today the DCGAN: batch 16, 64x64, one D step and one G step, least squares,
- * DiffAugment off) it times the trainer's step on each tfjs backend and the same network in
+ * For each model (the DCGAN: batch 16, 64x64, one D step and one G step, least squares,
+ * DiffAugment off; the CycleGAN with patch discriminators and the cycle loss: batch 16 per domain,
+ * one update of both Ds and one of both Gs) it times the trainer's step on each tfjs backend and the same network in
  * PyTorch, and prints one line per measure with the ratio at equal intra-op thread counts:
  *
  * ```text
@@ -85,6 +86,7 @@ interface ModelBench {
 /** One row per model; a CycleGAN or DDPM adds its row here (see the module comment). */
 const MODELS: Readonly<Record<BenchModel, ModelBench>> = {
   dcgan: { tfjsWorker: "bench/dcgan_tfjs.ts", torchScript: "bench/dcgan_torch.py" },
+  cyclegan: { tfjsWorker: "bench/cyclegan_tfjs.ts", torchScript: "bench/cyclegan_torch.py" },
 };
 
 /** Where Node's bundled workers go: inside node_modules so the bundle resolves packages there. */
@@ -275,7 +277,7 @@ async function run(options: BenchOptions): Promise<number> {
       ? ` (PyTorch: ${options.torchIters})`
       : "");
   say(
-    `bench: batch 16, 64x64, one D + one G step, least squares, DiffAugment off; ${iterText}; median ms/it`,
+    `bench: batch 16, 64x64, one D + one G update, least squares, DiffAugment off; ${iterText}; median ms/it`,
   );
   say(`machine: ${describeMachine()}; load average ${loadStart.join(" ")} at start`);
   if (torch !== undefined) {

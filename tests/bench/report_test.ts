@@ -67,6 +67,11 @@ test("parseBenchArgs reads lists, counts and both flag spellings", () => {
   assert.is(o.noTorch, true);
 });
 
+test("parseBenchArgs --models takes the CycleGAN and rejects an unknown model", () => {
+  assert.equal(options(["--models", "cyclegan,dcgan"]).models, ["cyclegan", "dcgan"]);
+  assert.ok(message(["--models", "cyclegan,ddpm"]).includes("ddpm"));
+});
+
 test("parseBenchArgs --long runs 2000 iterations unless --iters says otherwise", () => {
   const long = options(["--long"]);
   assert.is(long.iters, LONG_ITERS);
