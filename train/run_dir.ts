@@ -383,6 +383,9 @@ async function takeLock(file: string, owner: LockOwner): Promise<LockOwner | und
       const moved = await fs.readFile(aside, "utf8").catch(() => undefined);
       if (moved !== seen) {
         // Another process took the stale lock between our read and our rename: give it back.
+        // Limitation: a third process that looks in the instant before the lock is back finds
+        // none and takes it, and then both it and the process it displaced train; it needs
+        // three processes starting on one dead run within milliseconds.
         await fs.link(aside, file).catch(() => undefined);
         await fs.rm(aside, { force: true });
         const other = moved === undefined ? undefined : parseOwner(moved);
