@@ -53,6 +53,14 @@ const PLOT_HEIGHT = 220;
 // line legend would take the faint raw layer's opacity.
 const LEGEND = { labelLimit: 360, symbolOpacity: 1, symbolStrokeWidth: 2.5 };
 
+// Iterations are whole numbers: no 1.5 ticks on a short run's axis.
+const ITERATION_AXIS = {
+  field: "iteration",
+  type: "quantitative" as const,
+  title: "iteration",
+  axis: { tickMinStep: 1 },
+};
+
 /**
  * Turns one series of a run into chart points: a centred moving average over `window` steps,
  * then every k-th step so that at most `maxPoints` remain (the last step is always kept).
@@ -138,14 +146,20 @@ export function speedPoints(run: RunData, options: CurveOptions = {}): CurvePoin
   });
 }
 
+/** The runs of some points, in the order they first appear. */
+function runOrder(points: readonly CurvePoint[]): string[] {
+  return [...new Set(points.map((p) => p.run))];
+}
+
 /** The faint raw line under the solid smoothed one, shared by the line charts. */
-function lineLayers(color: string, showRaw: boolean) {
-  const x = { field: "iteration", type: "quantitative" as const, title: "iteration" };
+function lineLayers(color: string, showRaw: boolean, order: readonly string[]) {
+  const x = ITERATION_AXIS;
   const colorEncoding = {
     field: color,
     type: "nominal" as const,
     title: color,
     legend: LEGEND,
+    sort: [...order],
   };
   const smoothed = {
     mark: { type: "line" as const, strokeWidth: 1.8 },
@@ -187,7 +201,7 @@ export function runLossChart(title: string, points: readonly CurvePoint[]): Char
     height: PLOT_HEIGHT,
     background: "white",
     data: { values: points as CurvePoint[] },
-    layer: lineLayers("series", true),
+    layer: lineLayers("series", true, [...new Set(points.map((p) => p.series))]),
   } as ChartSpec;
 }
 
@@ -197,7 +211,8 @@ export function runLossChart(title: string, points: readonly CurvePoint[]): Char
  *
  * @param title The chart's title.
  * @param points Points of every run.
- * @param options `raw`: draw the faint raw values too (default true).
+ * @param options `raw`: draw the faint raw values too (default true). The legend lists the runs
+ *   in the order of their first point.
  * @returns A Vega-Lite spec.
  * @example
  * ```ts
@@ -217,13 +232,18 @@ export function overlayChart(
     data: { values: points as CurvePoint[] },
     facet: { field: "series", type: "nominal", title: null, sort: series },
     columns: Math.min(2, series.length),
-    spec: { width: PLOT_WIDTH, height: PLOT_HEIGHT, layer: lineLayers("run", options.raw ?? true) },
+    spec: {
+      width: PLOT_WIDTH,
+      height: PLOT_HEIGHT,
+      layer: lineLayers("run", options.raw ?? true, runOrder(points)),
+    },
     resolve: { scale: { y: "independent" } },
   } as ChartSpec;
 }
 
 /**
- * SWD against real images over training: one line with points per run.
+ * SWD against real images over training: one line with points per run, listed in the order of
+ * their first point.
  *
  * @param points `series` "SWD", `value` the distance (x1e3).
  * @returns A Vega-Lite spec.
@@ -243,13 +263,14 @@ export function swdChart(points: readonly CurvePoint[]): ChartSpec {
     data: { values: points as CurvePoint[] },
     mark: { type: "line", point: true },
     encoding: {
-      x: { field: "iteration", type: "quantitative", title: "iteration" },
+      x: ITERATION_AXIS,
       y: { field: "value", type: "quantitative", title: "SWD x1e3", scale: { zero: false } },
       color: {
         field: "run",
         type: "nominal",
         title: "run",
         legend: LEGEND,
+        sort: runOrder(points),
       },
     },
   } as ChartSpec;
