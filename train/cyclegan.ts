@@ -55,7 +55,7 @@ import { TrainControl } from "./control.ts";
 import { type BackendError, CheckpointError, ConfigError, ResumeMismatchError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
 import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
-import { appendEvents, checkRunDir, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
+import { checkRunDir, EventBuffer, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -679,14 +679,12 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
     }
   }
 
-  const pending: TrainEvent[] = [];
+  const eventLog = new EventBuffer(paths.events);
   const emit = Effect.fn("cyclegan.emit")(function* (event: TrainEvent) {
-    pending.push(event);
+    eventLog.push(event);
     if (options.onEvent) yield* options.onEvent(event);
   });
-  const flush = Effect.fn("cyclegan.flush")(function* () {
-    yield* appendEvents(paths.events, pending.splice(0));
-  });
+  const flush = () => eventLog.flush();
 
   const checkpoint = Effect.fn("cyclegan.checkpoint")(function* () {
     const state: CycleGanState = {
@@ -793,7 +791,7 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
       control.checkpointRequested = false;
       yield* checkpoint();
     }
-    if (pending.length >= 50) yield* flush();
+    yield* eventLog.flushIfDue();
   }
 
   // Every ending, finished or stopped, leaves a checkpoint at the last iteration.

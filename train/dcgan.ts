@@ -41,7 +41,7 @@ import { TrainControl } from "./control.ts";
 import { type BackendError, ConfigError, ResumeMismatchError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
 import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
-import { appendEvents, checkRunDir, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
+import { checkRunDir, EventBuffer, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -350,14 +350,12 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
     }
   }
 
-  const pending: TrainEvent[] = [];
+  const eventLog = new EventBuffer(paths.events);
   const emit = Effect.fn("dcgan.emit")(function* (event: TrainEvent) {
-    pending.push(event);
+    eventLog.push(event);
     if (options.onEvent) yield* options.onEvent(event);
   });
-  const flush = Effect.fn("dcgan.flush")(function* () {
-    yield* appendEvents(paths.events, pending.splice(0));
-  });
+  const flush = () => eventLog.flush();
 
   const checkpoint = Effect.fn("dcgan.checkpoint")(function* () {
     const state: DcganState = {
@@ -443,7 +441,7 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
       control.checkpointRequested = false;
       yield* checkpoint();
     }
-    if (pending.length >= 50) yield* flush();
+    yield* eventLog.flushIfDue();
   }
 
   // Every ending, finished or stopped, leaves a checkpoint at the last iteration.

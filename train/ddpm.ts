@@ -46,7 +46,7 @@ import { TrainControl } from "./control.ts";
 import { type BackendError, CheckpointError, ConfigError, ResumeMismatchError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
 import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
-import { appendEvents, checkRunDir, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
+import { checkRunDir, EventBuffer, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
 /** The course's grumpy cats, the default data when the shared data folder is there. */
 export const GRUMPY_TRAIN = "../shared/data/cats/grumpy/train";
@@ -454,14 +454,12 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
     }
   }
 
-  const pending: TrainEvent[] = [];
+  const eventLog = new EventBuffer(paths.events);
   const emit = Effect.fn("ddpm.emit")(function* (event: TrainEvent) {
-    pending.push(event);
+    eventLog.push(event);
     if (options.onEvent) yield* options.onEvent(event);
   });
-  const flush = Effect.fn("ddpm.flush")(function* () {
-    yield* appendEvents(paths.events, pending.splice(0));
-  });
+  const flush = () => eventLog.flush();
 
   const checkpoint = Effect.fn("ddpm.checkpoint")(function* () {
     const state: DdpmState = {
@@ -551,7 +549,7 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
       control.checkpointRequested = false;
       yield* checkpoint();
     }
-    if (pending.length >= 50) yield* flush();
+    yield* eventLog.flushIfDue();
   }
 
   // Every ending, finished or stopped, leaves a checkpoint at the last iteration.

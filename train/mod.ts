@@ -68,6 +68,7 @@ export {
 } from "./logger.ts";
 export {
   appendEvents,
+  EventBuffer,
   checkRunDir,
   createRunDir,
   defaultRunDir,

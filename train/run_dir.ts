@@ -142,6 +142,52 @@ export const appendEvents = Effect.fn("run_dir.appendEvents")(function* (
   });
 });
 
+/** Events buffered for `events.jsonl` are written once this many are waiting. */
+const EVENT_FLUSH_COUNT = 50;
+
+/** ... or once the oldest waiting event is this old, so a watcher follows a slow run closely. */
+const EVENT_FLUSH_AGE_MS = 1000;
+
+/**
+ * Buffers a run's events for `events.jsonl`: one append per 50 events or per second, whichever
+ * comes first, instead of one file write per iteration.
+ *
+ * @example
+ * ```ts
+ * const log = new EventBuffer("runs/x/events.jsonl");
+ * log.push({ type: "warning", iteration: 1, message: "non-finite loss" });
+ * await Effect.runPromise(log.flushIfDue());
+ * ```
+ */
+export class EventBuffer {
+  readonly #file: string;
+  readonly #pending: TrainEvent[] = [];
+  #oldest = 0;
+
+  /** @param file The run's `events.jsonl`. */
+  constructor(file: string) {
+    this.#file = file;
+  }
+
+  /** Queues one event; nothing is written until a flush. */
+  push(event: TrainEvent): void {
+    if (this.#pending.length === 0) this.#oldest = performance.now();
+    this.#pending.push(event);
+  }
+
+  /** Writes every waiting event now. Fails with `RunDirError`. */
+  flush(): Effect.Effect<void, RunDirError> {
+    return appendEvents(this.#file, this.#pending.splice(0));
+  }
+
+  /** Writes the waiting events when 50 are waiting or the oldest is a second old. */
+  flushIfDue(): Effect.Effect<void, RunDirError> {
+    const due = this.#pending.length >= EVENT_FLUSH_COUNT ||
+      (this.#pending.length > 0 && performance.now() - this.#oldest >= EVENT_FLUSH_AGE_MS);
+    return due ? this.flush() : Effect.void;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The lock
 
