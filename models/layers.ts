@@ -56,11 +56,43 @@ export function initFilter(shape: FilterShape, seed: number): tf.Variable {
   return initUniform(shape, { fanIn: shape[0] * shape[1] * shape[2], seed });
 }
 
+/** Epsilon of instance norm's variance, PyTorch's default. */
+const NORM_EPS = 1e-5;
+
+/**
+ * Instance norm as one custom-gradient op: y = (x - mean) * rsqrt(var + eps) over axes 1 and 2.
+ *
+ * Forward: 7 kernels, the centred input computed once (tf.moments computes x - mean twice).
+ * Backward: the closed form dx = rstd * (dy - mean(dy) - y * mean(dy * y)), 7 kernels on the saved
+ * y and rstd, instead of tfjs differentiating every forward op (about twice as many kernels).
+ */
+const instanceNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const input = args[0] as tf.Tensor4D;
+  const save = args[1] as tf.GradSaveFunc;
+  const mean = tf.mean(input, [1, 2], true);
+  const centred = tf.sub(input, mean);
+  const variance = tf.mean(tf.square(centred), [1, 2], true);
+  const rstd = tf.rsqrt(tf.add(variance, NORM_EPS));
+  const y = tf.mul(centred, rstd) as tf.Tensor4D;
+  save([y, rstd]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [out, scale] = saved;
+      const meanDy = tf.mean(dy, [1, 2], true);
+      const meanDyY = tf.mean(tf.mul(dy, out), [1, 2], true);
+      return tf.mul(tf.sub(tf.sub(dy, meanDy), tf.mul(out, meanDyY)), scale);
+    },
+  };
+}) as (x: tf.Tensor4D) => tf.Tensor4D;
+
 /**
  * Instance normalisation over height and width, without learnable scale or shift.
  *
  * tfjs has no instance norm; this matches PyTorch's `nn.InstanceNorm2d` defaults
- * (`affine=False`, `eps=1e-5`, biased variance), which is what the course code uses.
+ * (`affine=False`, `eps=1e-5`, biased variance), which is what the course code uses. The
+ * gradient is written out in closed form (one custom-gradient op), which halves the kernels of
+ * the backward pass.
  *
  * @param x `[batch, h, w, c]`.
  * @returns `x` normalised per image and channel.
@@ -70,10 +102,7 @@ export function initFilter(shape: FilterShape, seed: number): tf.Variable {
  * ```
  */
 export function instanceNorm(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, [1, 2], true);
-    return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))) as tf.Tensor4D;
-  });
+  return instanceNormOp(x);
 }
 
 /** Options of {@link conv}. */

@@ -90,6 +90,28 @@ for (const backend of BACKENDS) {
     assertClose(grad, numeric, { rtol: 1e-5, atol: 1e-5, label: backend });
   });
 
+  test(`instanceNorm's custom gradient keeps no tensors and matches tf.moments' on ${backend}`, async () => {
+    await use(backend);
+    const x = tf.tensor4d(normInput(NORM_SHAPE, 6), [...NORM_SHAPE]);
+    const dy = tf.tensor4d(seededValues(sizeOf(NORM_SHAPE), 7), [...NORM_SHAPE]);
+    const before = tf.memory().numTensors;
+    // The composite formula tfjs differentiates op by op: the closed form must agree with it.
+    const composite = (a: tf.Tensor4D) => {
+      const { mean, variance } = tf.moments(a, [1, 2], true);
+      return tf.mul(tf.sub(a, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+    };
+    const lossOf = (norm: (a: tf.Tensor4D) => tf.Tensor) => (a: tf.Tensor) =>
+      tf.sum(tf.mul(norm(a as tf.Tensor4D), dy));
+    const fast = tf.grad(lossOf(instanceNorm))(x);
+    const slow = tf.grad(lossOf(composite))(x);
+    assertClose(fast.dataSync(), slow.dataSync(), { rtol: 1e-4, atol: 1e-5, label: backend });
+    tf.dispose([fast, slow]);
+    // A forward pass outside any tape saves nothing for a backward pass that never comes.
+    instanceNorm(x).dispose();
+    assert.is(tf.memory().numTensors, before, "no tensors leaked");
+    tf.dispose([x, dy]);
+  });
+
   test(`upsample2x copies each pixel into a 2x2 block on ${backend} (batch 3, odd sizes)`, async () => {
     await use(backend);
     const x = seededValues(sizeOf(UP_SHAPE), 4);
