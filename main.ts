@@ -139,6 +139,20 @@ const dcganFlags = {
     "checkpoint-every",
     "Write a checkpoint every N iterations (default 400)",
   ),
+  scoreEvery: Flag.Int("score-every").pipe(
+    Flag.withSchema(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+    Flag.withDescription(
+      "Log the SWD of 64 generated images to held-out real ones every N iterations " +
+        "(default 0: never)",
+    ),
+    Flag.optional,
+  ),
+  scoreReal: Flag.String("score-real").pipe(
+    Flag.withDescription(
+      "Held-out real images for --score-every (default: test/ beside a .../train data folder)",
+    ),
+    Flag.optional,
+  ),
   seed: Flag.Int("seed").pipe(
     Flag.withDescription("Seed of weights, data order, noise and augmentation (default 11)"),
     Flag.optional,
@@ -348,6 +362,8 @@ const dcgan = Command.make(
       batch: flags.batch,
       sampleEvery: flags.sampleEvery,
       checkpointEvery: flags.checkpointEvery,
+      scoreEvery: flags.scoreEvery,
+      scoreReal: flags.scoreReal,
       seed: flags.seed,
       strict: flags.strict,
       maxNonFinite: flags.maxNonFinite,

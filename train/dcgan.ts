@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Effect, Schema } from "effect";
+import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import {
   type BatcherState,
@@ -34,6 +35,8 @@ import {
   lsGeneratorLoss,
   NOISE_SIZE,
   type Params,
+  slicedWassersteinDistance,
+  type SwdResult,
 } from "../models/mod.ts";
 import type { BackendInfo } from "./backend.ts";
 import { loadLatestCheckpoint, removeStaleTemporaries, saveCheckpoint } from "./checkpoint.ts";
@@ -76,6 +79,16 @@ export const DcganConfig = Schema.Struct({
   sampleEvery: withDefault(positiveInt, 200),
   /** Write a checkpoint every this many iterations. */
   checkpointEvery: withDefault(positiveInt, 400),
+  /**
+   * Score the generator every this many iterations: the sliced Wasserstein distance of
+   * 64 images of a fixed noise to `scoreReal`, logged as an `swd` event. 0: never.
+   */
+  scoreEvery: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 0),
+  /**
+   * Held-out real images for the score. Default: the `test` folder beside a data folder whose
+   * name is `train`, when it exists; otherwise scoring is off (with a warning).
+   */
+  scoreReal: Schema.optionalKey(Schema.String),
   /** Checkpoints kept on disk; older ones are deleted. */
   keepCheckpoints: withDefault(positiveInt, 3),
   /** Seed of weights, data order, noise and augmentation. */
@@ -111,11 +124,19 @@ export const resolveDcganConfig = Effect.fn("dcgan.resolveDcganConfig")(function
   );
 });
 
+// Generated images per score.
+// Limitation: 64 images (and however many held-out ones) are far fewer than the paper's 16384,
+// so a score is noisy and only comparable between runs with the same held-out set; one score
+// costs seconds (about 14 s on a busy 2-core wasm machine), so keep scoreEvery in the hundreds.
+const SCORE_IMAGES = 64;
+
 // Settings that may change when a run is resumed; every other one must match the saved run.
 const RESUMABLE_CHANGES = new Set([
   "iters",
   "sampleEvery",
   "checkpointEvery",
+  "scoreEvery",
+  "scoreReal",
   "keepCheckpoints",
   "strict",
   "maxNonFinite",
@@ -315,7 +336,22 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
       reason: `${config.batch} is larger than the data set (${dataset.count} images)`,
     });
   }
+  // The score's held-out images, loaded once; without them the score stays off.
+  const scoreFolder = config.scoreEvery > 0 ? scoreFolderFor(config) : undefined;
+  if (config.scoreEvery > 0 && scoreFolder === undefined) {
+    warnings.push(
+      `scoring off: no held-out images (no test folder beside ${config.data}); give --score-real`,
+    );
+  }
+  const scoreSet = scoreFolder === undefined
+    ? undefined
+    : yield* loadImageFolder(scoreFolder, { size: config.imageSize, skipBad: true });
+  const scoreSkipped = scoreSet === undefined ? undefined : describeSkipped(scoreSet);
+  if (scoreSkipped !== undefined) warnings.push(`score images: ${scoreSkipped}`);
   const backend = Effect.isEffect(options.backend) ? yield* options.backend : options.backend;
+  if (scoreSet !== undefined && backend.name === "webgpu") {
+    warnings.push("scoring off: the SWD reads tensors back with dataSync, which webgpu lacks");
+  }
   const opened = yield* openRunDir(options.runDir, { resume: options.resume === true, config });
   warnings.push(...opened.warnings);
 
@@ -332,6 +368,18 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
   let noiseRng = Rng.derive(config.seed, 1);
   let augmentRng = Rng.derive(config.seed, 2);
   const fixedNoise = Rng.derive(config.seed, 3).uniform(config.batch * NOISE_SIZE, -1, 1);
+  // The score has its own noise stream and touches no trainer RNG, so it never changes training.
+  const scoreNoise = Rng.derive(config.seed, 4).uniform(SCORE_IMAGES * NOISE_SIZE, -1, 1);
+  const scoreReal = scoreSet === undefined || backend.name === "webgpu"
+    ? undefined
+    : yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const flat = new Float32Array(scoreSet.count * scoreSet.size * scoreSet.size * 3);
+        scoreSet.images.forEach((image, i) => flat.set(image, i * image.length));
+        return tf.tensor4d(flat, [scoreSet.count, scoreSet.size, scoreSet.size, 3]);
+      }),
+      (real) => Effect.sync(() => real.dispose()),
+    );
 
   // Resume: weights, both optimizers, data position and every RNG.
   let iteration = 0;
@@ -386,6 +434,27 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
     yield* emit({ type: "sample_written", iteration, path: file });
   });
 
+  const score = Effect.fn("dcgan.score")(function* (real: tf.Tensor4D) {
+    const measure = () => {
+      let result: SwdResult | undefined;
+      tf.tidy(() => {
+        const noise = tf.tensor2d(scoreNoise, [SCORE_IMAGES, NOISE_SIZE]);
+        result = slicedWassersteinDistance(generate(models.generator, noise), real, {
+          seed: config.seed,
+        });
+      });
+      return result!;
+    };
+    yield* Effect.try({ try: measure, catch: (error) => error }).pipe(
+      Effect.matchEffect({
+        onSuccess: (result) =>
+          emit({ type: "swd", iteration, swd: result.mean, levels: result.levels }),
+        onFailure: (error) =>
+          emit({ type: "warning", iteration, message: `score failed: ${String(error)}` }),
+      }),
+    );
+  });
+
   yield* emit({
     type: "run_started",
     time: new Date().toISOString(),
@@ -437,6 +506,7 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
       control.sampleRequested = false;
       yield* sample();
     }
+    if (scoreReal !== undefined && iteration % config.scoreEvery === 0) yield* score(scoreReal);
     if (iteration % config.checkpointEvery === 0 || control.checkpointRequested) {
       control.checkpointRequested = false;
       yield* checkpoint();
@@ -479,6 +549,16 @@ const loadDataset = Effect.fn("dcgan.loadDataset")(function* (config: DcganConfi
     : yield* loadImageFolder(config.data, { size, skipBad: !config.strict });
   return dataset;
 });
+
+/** The held-out folder of the score: `scoreReal`, else `test` beside a data folder named `train`. */
+function scoreFolderFor(config: DcganConfig): string | undefined {
+  if (config.scoreReal !== undefined) return config.scoreReal;
+  if (config.data === "emoji" || path.basename(path.normalize(config.data)) !== "train") {
+    return undefined;
+  }
+  const test = path.join(config.data, "..", "test");
+  return existsSync(test) && statSync(test).isDirectory() ? test : undefined;
+}
 
 function modelGroups(models: DcganModels): Record<string, Record<string, tf.Tensor>> {
   const g = models.adamGenerator.state();

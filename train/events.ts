@@ -45,6 +45,19 @@ export interface CheckpointEvent {
   readonly path: string;
 }
 
+/**
+ * An objective score of the generator: the sliced Wasserstein distance (Karras et al. 2018) of
+ * a fixed set of generated images to held-out real images, as `models/swd.ts` computes it.
+ */
+export interface SwdEvent {
+  readonly type: "swd";
+  readonly iteration: number;
+  /** Mean over the pyramid levels, in units of 1e-3; lower is closer. */
+  readonly swd: number;
+  /** Distance per pyramid level, finest first, in units of 1e-3. */
+  readonly levels: readonly number[];
+}
+
 /** Something odd that did not stop the run. */
 export interface WarningEvent {
   readonly type: "warning";
@@ -72,6 +85,7 @@ export type TrainEvent =
   | StepEvent
   | SampleEvent
   | CheckpointEvent
+  | SwdEvent
   | WarningEvent
   | RunFinishedEvent
   | RunFailedEvent;

@@ -118,7 +118,8 @@ function lossAnnotations(losses: LossRecord): Record<string, string> {
  *
  * A step becomes `step iter=200/6400 lossD=0.1234 lossG=0.9876 msPerIter=351.2 itPerSec=2.85
  * eta=36m12s`, at `Info` on every `logEvery`-th iteration and on the last one, at `Debug`
- * otherwise. Samples and checkpoints give `Info` lines with their path, warnings a `Warn` line,
+ * otherwise. Samples and checkpoints give `Info` lines with their path, an SWD score
+ * `score iter=6400 swd=46.61`, warnings a `Warn` line,
  * the start and end of the run an `Info` line; the start names the run directory and where its
  * samples and checkpoints go. A failed run gives only a `Debug` line: the
  * failure reaches the entry point through the error channel, which reports it once.
@@ -180,6 +181,12 @@ export function logEntryFor(event: TrainEvent, context: LogContext): LogEntry | 
         level: "Info",
         message: "checkpoint written",
         annotations: { iter: String(event.iteration), path: event.path },
+      };
+    case "swd":
+      return {
+        level: "Info",
+        message: "score",
+        annotations: { iter: String(event.iteration), swd: event.swd.toFixed(2) },
       };
     case "warning":
       return {

@@ -48,6 +48,7 @@ export {
   type RunStartedEvent,
   type SampleEvent,
   type StepEvent,
+  type SwdEvent,
   type TrainEvent,
   type WarningEvent,
 } from "./events.ts";

@@ -23,6 +23,7 @@ const REQUIRED: Readonly<Record<TrainEvent["type"], readonly string[]>> = {
   step: ["iteration", "losses", "msPerIter"],
   sample_written: ["iteration", "path"],
   checkpoint_written: ["iteration", "path"],
+  swd: ["iteration", "swd"],
   warning: ["iteration", "message"],
   run_finished: ["iteration", "reason"],
   run_failed: ["iteration", "message"],

@@ -34,7 +34,8 @@ const MAX_BAR = 40;
 
 /**
  * Two lines: `model · run dir · data set · backend`, then `iter i/n`, a progress bar with the
- * percentage, the rate, elapsed training time, the ETA and the status.
+ * percentage, the rate, elapsed training time, the ETA, the latest SWD score when the run logs
+ * one (`SWD 46.6 @6400`) and the status.
  *
  * @param props The run, the width, the character set and the activity.
  * @returns The header element.
@@ -53,12 +54,16 @@ export function Header(props: HeaderProps): ReactElement {
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
   const timing = `${formatRate(view.msPerIter)}  elapsed ${formatDuration(view.elapsedMs)}  ` +
     `ETA ${view.status === "running" ? formatEta(total - view.iteration, view.msPerIter) : "--"}`;
+  const score = view.score === undefined
+    ? ""
+    : `  SWD ${view.score.swd.toFixed(1)} @${view.score.iteration}`;
   const status = view.status === "failed" && view.failure !== undefined
     ? `failed: ${view.failure}`
     : view.status === "waiting"
     ? "waiting for events"
     : view.status;
-  const used = counter.length + percent.length + timing.length + status.length + 8 +
+  const used = counter.length + percent.length + timing.length + score.length +
+    status.length + 8 +
     (props.activity?.length ?? 0);
   const barWidth = Math.max(0, Math.min(MAX_BAR, props.columns - used));
 
@@ -70,7 +75,7 @@ export function Header(props: HeaderProps): ReactElement {
         <Text color="green">
           {renderProgressBar(fraction, { width: barWidth, ascii: !props.unicode })}
         </Text>
-        {percent}{"  "}{timing}{"  "}<Text color={STATUS_COLOURS[view.status]}>{status}</Text>
+        {percent}{"  "}{timing}{score}{"  "}<Text color={STATUS_COLOURS[view.status]}>{status}</Text>
         {props.activity === undefined ? "" : "  "}
         {props.activity === undefined ? "" : <Text color="yellow" bold>{props.activity}</Text>}
       </Text>

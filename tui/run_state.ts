@@ -63,6 +63,8 @@ export interface RunView {
   readonly samples: readonly SampleView[];
   /** Finished items, oldest first; the list only grows. */
   readonly listed: readonly ListedItem[];
+  /** The latest SWD score (mean, x1e3) and its iteration; `undefined` before the first. */
+  readonly score?: { readonly swd: number; readonly iteration: number };
 }
 
 /**
@@ -133,6 +135,7 @@ export class RunState {
   #stepIterations: number[] = [];
   #samples = new Map<string, SampleView>();
   #listed: ListedItem[] = [];
+  #score: { swd: number; iteration: number } | undefined;
 
   /**
    * Folds in one item.
@@ -172,6 +175,9 @@ export class RunState {
         this.#status = "failed";
         this.#failure = item.message;
         break;
+      case "swd":
+        this.#score = { swd: item.swd, iteration: item.iteration };
+        break;
       case "checkpoint_written":
       case "warning":
         break;
@@ -209,6 +215,7 @@ export class RunState {
       })),
       samples: [...this.#samples.values()],
       listed: this.#listed.slice(),
+      score: this.#score,
     };
   }
 
