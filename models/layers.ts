@@ -66,6 +66,8 @@ const NORM_EPS = 1e-5;
  * Backward: the closed form dx = rstd * (dy - mean(dy) - y * mean(dy * y)), 7 kernels on the saved
  * y and rstd, instead of tfjs differentiating every forward op (about twice as many kernels).
  */
+// Limitation: only first derivatives are tested; a gradient of this gradient (a gradient
+// penalty) goes through tfjs's customGrad, which nothing here exercises.
 const instanceNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const input = args[0] as tf.Tensor4D;
   const save = args[1] as tf.GradSaveFunc;
