@@ -64,6 +64,8 @@ const positiveInt = Schema.Int.check(Schema.isGreaterThan(0));
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)));
 
+// Limitation: a CycleGAN run logs no SWD events while it trains; its translations are scored
+// afterwards by `deno task score` and `deno task report` (the DCGAN has --score-every).
 /** Every setting of a CycleGAN run, with the course's defaults. */
 export const CycleGanConfig = Schema.Struct({
   /**

@@ -68,6 +68,8 @@ const positive = Schema.Number.check(Schema.isGreaterThan(0));
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)));
 
+// Limitation: a DDPM run logs no SWD events while it trains; `deno task score` scores the tiles
+// of its latest sample grid afterwards (the DCGAN has --score-every).
 /** Every setting of a DDPM run, with defaults. */
 export const DdpmConfig = Schema.Struct({
   /** Image folder, or `emoji` for the embedded Twemoji faces (the CLI prefers the grumpy cats). */
