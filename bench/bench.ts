@@ -3,7 +3,8 @@
  *
  * For each model (the DCGAN: batch 16, 64x64, one D step and one G step, least squares,
  * DiffAugment off; the CycleGAN with patch discriminators and the cycle loss: batch 16 per domain,
- * one update of both Ds and one of both Gs) it times the trainer's step on each tfjs backend and the same network in
+ * one update of both Ds and one of both Gs) it times the trainer's step on each tfjs backend and
+ * the same network in
  * PyTorch, and prints one line per measure with the ratio at equal intra-op thread counts:
  *
  * ```text
@@ -277,7 +278,8 @@ async function run(options: BenchOptions): Promise<number> {
       ? ` (PyTorch: ${options.torchIters})`
       : "");
   say(
-    `bench: batch 16, 64x64, one D + one G update, least squares, DiffAugment off; ${iterText}; median ms/it`,
+    "bench: batch 16, 64x64, one D + one G update, least squares, DiffAugment off; " +
+      `${iterText}; median ms/it`,
   );
   say(`machine: ${describeMachine()}; load average ${loadStart.join(" ")} at start`);
   if (torch !== undefined) {
@@ -433,7 +435,12 @@ async function run(options: BenchOptions): Promise<number> {
     },
     orchestrator: `${currentRuntime()} ${process.versions[currentRuntime()] ?? process.version}`,
     options,
-    torch: torch ?? null,
+    torch: torch === undefined
+      ? null
+      : {
+        ...torch,
+        python: torch.python.startsWith(ROOT) ? path.relative(ROOT, torch.python) : torch.python,
+      },
     lines,
     measures: records,
   };

@@ -7,7 +7,8 @@
  * update of both patch discriminators (fakes made outside the tape), one update of both
  * generators with the adversarial terms and the cycle-consistency loss (L1, lambda 10), and the
  * read-back of the loss record. Batch 16 per domain, 64x64, conv_dim 32, Adam 3e-4 (0.5, 0.999),
- * no pool, no identity loss, DiffAugment off: the course's `--disc patch --use_cycle_consistency_loss`
+ * no pool, no identity loss, DiffAugment off: the course's
+ * `--disc patch --use_cycle_consistency_loss`
  * run. Data loading is not timed; the PyTorch twin (`bench/cyclegan_torch.py`) loads none either.
  *
  * @example

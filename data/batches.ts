@@ -46,7 +46,7 @@ export interface Batcher {
   readonly batchesPerEpoch: number;
   /** The next batch, `batchSize * imageSize * imageSize * 3` floats, NHWC, in [-1, 1]. */
   next(): Float32Array;
-  /** The next batch as a new `[batchSize, imageSize, imageSize, 3]` tensor; the caller disposes it. */
+  /** The next batch as a new `[batchSize, imageSize, imageSize, 3]` tensor; the caller frees it. */
   nextBatch(): tf.Tensor4D;
   /** The current position; see {@linkcode BatcherState}. */
   state(): BatcherState;

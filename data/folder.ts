@@ -199,8 +199,8 @@ const loadOne = Effect.fn("folder.loadOne")(function* (path: string, size: numbe
  * Resizing is bilinear through `tf.image.resizeBilinear` (tfjs, `alignCorners`
  * false, `halfPixelCenters` true); images already `size * size` are only
  * rescaled. The course resizes with PIL bicubic, which tfjs lacks, so resized
- * images come out slightly softer than the course's. It runs on the current tfjs backend. Alpha is composited on white
- * (see `decodeImage`).
+ * images come out slightly softer than the course's. It runs on the current tfjs backend.
+ * Alpha is composited on white (see `decodeImage`).
  *
  * Fails with `ImageDecodeError` naming the first file that cannot be read or
  * decoded, unless `skipBad` is set; then such files are logged at warning
