@@ -52,9 +52,10 @@ import {
   type TensorGroup,
 } from "./checkpoint.ts";
 import { TrainControl } from "./control.ts";
-import { type BackendError, CheckpointError, ConfigError, ResumeMismatchError } from "./errors.ts";
+import { type BackendError, CheckpointError, ConfigError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
 import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
+import { decodeConfig, mergeResumedConfig, nextTurn } from "./_config.ts";
 import { checkRunDir, EventBuffer, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -137,13 +138,7 @@ export type CycleGanConfig = typeof CycleGanConfig.Type;
 export const resolveCycleGanConfig = Effect.fn("cyclegan.resolveCycleGanConfig")(function* (
   input: Partial<CycleGanConfig>,
 ) {
-  return yield* Schema.decodeUnknownEffect(CycleGanConfig)(input).pipe(
-    Effect.mapError((error) => {
-      const issue = String(error.message);
-      const field = Object.keys(CycleGanConfig.fields).find((k) => issue.includes(`["${k}"]`));
-      return new ConfigError({ field: field ?? "config", reason: issue.split("\n").pop()! });
-    }),
-  );
+  return yield* decodeConfig(CycleGanConfig, input);
 });
 
 // Settings that may change when a run is resumed; every other one must match the saved run.
@@ -600,7 +595,10 @@ export const trainCycleGan = Effect.fn("cyclegan.trainCycleGan")(function* (
   const paths = runPaths(options.runDir);
   yield* checkRunDir(options.runDir, { resume: options.resume === true });
   const config = options.resume
-    ? yield* mergeResumedConfig(options.runDir, input)
+    ? yield* mergeResumedConfig(options.runDir, input, {
+      resolve: resolveCycleGanConfig,
+      resumable: RESUMABLE_CHANGES,
+    })
     : yield* resolveCycleGanConfig(input);
 
   // Data first: a bad folder fails before anything is written.
@@ -881,26 +879,6 @@ export const translateFolder = Effect.fn("cyclegan.translateFolder")(function* (
   return { count: dataset.count, out: options.out };
 }, Effect.scoped);
 
-const mergeResumedConfig = Effect.fn("cyclegan.mergeResumedConfig")(function* (
-  runDir: string,
-  input: Partial<CycleGanConfig>,
-) {
-  const stored = (yield* readRunConfig(runDir)) as Partial<CycleGanConfig>;
-  const saved = yield* resolveCycleGanConfig(stored);
-  for (const [key, value] of Object.entries(input)) {
-    if (value === undefined || RESUMABLE_CHANGES.has(key)) continue;
-    const before = saved[key as keyof CycleGanConfig];
-    if (before !== value) {
-      return yield* new ResumeMismatchError({
-        field: key,
-        saved: String(before),
-        requested: String(value),
-      });
-    }
-  }
-  return yield* resolveCycleGanConfig({ ...saved, ...input });
-});
-
 function modelGroups(models: CycleGanModels): Record<string, TensorGroup> {
   const g = models.adamGenerators.state();
   const d = models.adamDiscriminators.state();
@@ -954,8 +932,4 @@ function restoreModels(
     m: groups["adamDiscriminators.m"],
     v: groups["adamDiscriminators.v"],
   });
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }

@@ -41,10 +41,11 @@ import {
 import type { BackendInfo } from "./backend.ts";
 import { loadLatestCheckpoint, removeStaleTemporaries, saveCheckpoint } from "./checkpoint.ts";
 import { TrainControl } from "./control.ts";
-import { type BackendError, ConfigError, ResumeMismatchError } from "./errors.ts";
+import { type BackendError, ConfigError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
 import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
-import { checkRunDir, EventBuffer, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
+import { decodeConfig, mergeResumedConfig, nextTurn } from "./_config.ts";
+import { checkRunDir, EventBuffer, openRunDir, runPaths } from "./run_dir.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -115,13 +116,7 @@ export type DcganConfig = typeof DcganConfig.Type;
 export const resolveDcganConfig = Effect.fn("dcgan.resolveDcganConfig")(function* (
   input: Partial<DcganConfig>,
 ) {
-  return yield* Schema.decodeUnknownEffect(DcganConfig)(input).pipe(
-    Effect.mapError((error) => {
-      const issue = String(error.message);
-      const field = Object.keys(DcganConfig.fields).find((k) => issue.includes(`["${k}"]`));
-      return new ConfigError({ field: field ?? "config", reason: issue.split("\n").pop()! });
-    }),
-  );
+  return yield* decodeConfig(DcganConfig, input);
 });
 
 // Generated images per score.
@@ -167,7 +162,10 @@ export function buildDcganModels(
   config: Pick<DcganConfig, "convDim" | "lr" | "beta1" | "beta2" | "seed">,
 ): DcganModels {
   const generator = buildGenerator({ convDim: config.convDim, seed: config.seed * 100 });
-  const discriminator = buildDiscriminator({ convDim: config.convDim, seed: config.seed * 100 + 50 });
+  const discriminator = buildDiscriminator({
+    convDim: config.convDim,
+    seed: config.seed * 100 + 50,
+  });
   const adam = { learningRate: config.lr, beta1: config.beta1, beta2: config.beta2 };
   return {
     generator,
@@ -324,7 +322,10 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
   const paths = runPaths(options.runDir);
   yield* checkRunDir(options.runDir, { resume: options.resume === true });
   const config = options.resume
-    ? yield* mergeResumedConfig(options.runDir, input)
+    ? yield* mergeResumedConfig(options.runDir, input, {
+      resolve: resolveDcganConfig,
+      resumable: RESUMABLE_CHANGES,
+    })
     : yield* resolveDcganConfig(input);
 
   // Data first: a bad folder fails before anything is written.
@@ -411,7 +412,10 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
       batcher: batcher.state(),
       noiseRng: noiseRng.state(),
       augmentRng: augmentRng.state(),
-      adamSteps: { generator: models.adamGenerator.step, discriminator: models.adamDiscriminator.step },
+      adamSteps: {
+        generator: models.adamGenerator.step,
+        discriminator: models.adamDiscriminator.step,
+      },
     };
     const where = yield* saveCheckpoint(paths.checkpoints, {
       iteration,
@@ -479,8 +483,14 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
 
     const started = performance.now();
     const real = tf.tensor4d(batcher.next(), [config.batch, config.imageSize, config.imageSize, 3]);
-    const noiseD = tf.tensor2d(noiseRng.uniform(config.batch * NOISE_SIZE, -1, 1), [config.batch, NOISE_SIZE]);
-    const noiseG = tf.tensor2d(noiseRng.uniform(config.batch * NOISE_SIZE, -1, 1), [config.batch, NOISE_SIZE]);
+    const noiseD = tf.tensor2d(noiseRng.uniform(config.batch * NOISE_SIZE, -1, 1), [
+      config.batch,
+      NOISE_SIZE,
+    ]);
+    const noiseG = tf.tensor2d(noiseRng.uniform(config.batch * NOISE_SIZE, -1, 1), [
+      config.batch,
+      NOISE_SIZE,
+    ]);
     const augment = config.diffaug
       ? (x: tf.Tensor4D) => diffAugment(x, { rng: augmentRng })
       : undefined;
@@ -523,25 +533,6 @@ export const trainDcgan = Effect.fn("dcgan.trainDcgan")(function* (
   return { runDir: options.runDir, iteration, reason, lastLosses } satisfies DcganRunSummary;
 }, Effect.scoped);
 
-const mergeResumedConfig = Effect.fn("dcgan.mergeResumedConfig")(function* (
-  runDir: string,
-  input: Partial<DcganConfig>,
-) {
-  const saved = yield* resolveDcganConfig((yield* readRunConfig(runDir)) as Partial<DcganConfig>);
-  for (const [key, value] of Object.entries(input)) {
-    if (value === undefined || RESUMABLE_CHANGES.has(key)) continue;
-    const before = saved[key as keyof DcganConfig];
-    if (before !== value) {
-      return yield* new ResumeMismatchError({
-        field: key,
-        saved: String(before),
-        requested: String(value),
-      });
-    }
-  }
-  return yield* resolveDcganConfig({ ...saved, ...input });
-});
-
 const loadDataset = Effect.fn("dcgan.loadDataset")(function* (config: DcganConfig) {
   const size = loadSizeFor(config.preprocess, config.imageSize);
   const dataset: Dataset = config.data === "emoji"
@@ -575,7 +566,10 @@ function modelGroups(models: DcganModels): Record<string, Record<string, tf.Tens
 
 function restoreModels(
   models: DcganModels,
-  saved: { groups: Readonly<Record<string, Readonly<Record<string, tf.Tensor>>>>; state: DcganState },
+  saved: {
+    groups: Readonly<Record<string, Readonly<Record<string, tf.Tensor>>>>;
+    state: DcganState;
+  },
 ): void {
   const { groups } = saved;
   const steps = saved.state.adamSteps;
@@ -594,8 +588,4 @@ function restoreModels(
     v: groups["adamDiscriminator.v"],
   });
   tf.dispose(Object.values(groups).flatMap((g) => Object.values(g)));
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }

@@ -43,9 +43,10 @@ import {
 import type { BackendInfo } from "./backend.ts";
 import { loadLatestCheckpoint, removeStaleTemporaries, saveCheckpoint } from "./checkpoint.ts";
 import { TrainControl } from "./control.ts";
-import { type BackendError, CheckpointError, ConfigError, ResumeMismatchError } from "./errors.ts";
+import { type BackendError, CheckpointError, ConfigError } from "./errors.ts";
 import type { EventSink, TrainEvent } from "./events.ts";
 import { guardedMinimize, NonFiniteGuard } from "./guard.ts";
+import { decodeConfig, mergeResumedConfig, nextTurn } from "./_config.ts";
 import { checkRunDir, EventBuffer, openRunDir, readRunConfig, runPaths } from "./run_dir.ts";
 
 /** The course's grumpy cats, the default data when the shared data folder is there. */
@@ -146,13 +147,7 @@ export type DdpmConfig = typeof DdpmConfig.Type;
 export const resolveDdpmConfig = Effect.fn("ddpm.resolveDdpmConfig")(function* (
   input: Partial<DdpmConfig>,
 ) {
-  const config = yield* Schema.decodeUnknownEffect(DdpmConfig)(input).pipe(
-    Effect.mapError((error) => {
-      const issue = String(error.message);
-      const field = Object.keys(DdpmConfig.fields).find((k) => issue.includes(`["${k}"]`));
-      return new ConfigError({ field: field ?? "config", reason: issue.split("\n").pop()! });
-    }),
-  );
+  const config = yield* decodeConfig(DdpmConfig, input);
   if (config.betaStart >= config.betaEnd) {
     return yield* new ConfigError({
       field: "betaStart",
@@ -410,7 +405,10 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
   const paths = runPaths(options.runDir);
   yield* checkRunDir(options.runDir, { resume: options.resume === true });
   const config = options.resume
-    ? yield* mergeResumedConfig(options.runDir, input)
+    ? yield* mergeResumedConfig(options.runDir, input, {
+      resolve: resolveDdpmConfig,
+      resumable: RESUMABLE_CHANGES,
+    })
     : yield* resolveDdpmConfig(input);
 
   // Data first: a bad folder fails before anything is written.
@@ -563,25 +561,6 @@ export const trainDdpm = Effect.fn("ddpm.trainDdpm")(function* (
   return { runDir: options.runDir, iteration, reason, lastLosses } satisfies DdpmRunSummary;
 }, Effect.scoped);
 
-const mergeResumedConfig = Effect.fn("ddpm.mergeResumedConfig")(function* (
-  runDir: string,
-  input: Partial<DdpmConfig>,
-) {
-  const saved = yield* resolveDdpmConfig((yield* readRunConfig(runDir)) as Partial<DdpmConfig>);
-  for (const [key, value] of Object.entries(input)) {
-    if (value === undefined || RESUMABLE_CHANGES.has(key)) continue;
-    const before = saved[key as keyof DdpmConfig];
-    if (before !== value) {
-      return yield* new ResumeMismatchError({
-        field: key,
-        saved: String(before),
-        requested: String(value),
-      });
-    }
-  }
-  return yield* resolveDdpmConfig({ ...saved, ...input });
-});
-
 const loadDataset = Effect.fn("ddpm.loadDataset")(function* (config: DdpmConfig) {
   const size = loadSizeFor(config.preprocess, config.imageSize);
   const dataset: Dataset = config.data === "emoji"
@@ -607,10 +586,6 @@ function restoreModels(
   for (const [name, v] of Object.entries(models.ema)) v.assign(groups.ema[name]);
   models.adam.restore({ step: saved.state.adamStep, m: groups["adam.m"], v: groups["adam.v"] });
   tf.dispose(Object.values(groups).flatMap((g) => Object.values(g)));
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 // ---------------------------------------------------------------------------------------------
