@@ -41,13 +41,13 @@ import {
   initBackend,
   makeLogSink,
   plainLoggerLayer,
-  TrainControl,
   resolveCycleGanDomains,
   sampleDdpmRun,
+  TrainControl,
   trainCycleGan,
-  translateFolder,
   trainDcgan,
   trainDdpm,
+  translateFolder,
 } from "./train/mod.ts";
 import { detectTerminalCaps, mountDashboard, type TerminalCaps, watchRun } from "./tui/mod.ts";
 import { reportCommands } from "./report/mod.ts";
@@ -289,48 +289,52 @@ const stopOnSignals = Effect.fn("main.stopOnSignals")(function* (control: TrainC
   );
 });
 
-const runDcgan = Effect.fn("main.runDcgan")(function* (
-  input: Partial<DcganConfig>,
-  options: RunOptions,
-) {
-  const { control, onEvent: progressSink } = yield* Progress;
-  yield* stopOnSignals(control);
+const runDcgan = Effect.fn("main.runDcgan")(
+  function* (
+    input: Partial<DcganConfig>,
+    options: RunOptions,
+  ) {
+    const { control, onEvent: progressSink } = yield* Progress;
+    yield* stopOnSignals(control);
 
-  // The data loads (and a bad folder fails, printing one line) before the requested backend
-  // starts: libtensorflow prints start-up lines on load. The cpu backend, quiet and instant,
-  // resizes the images meanwhile.
-  yield* initBackend("cpu");
-  const backend = initBackend(options.backend).pipe(
-    Effect.tap((info) =>
-      Effect.logInfo("backend").pipe(
-        Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
-      )
-    ),
-  );
-
-  // The log sink prints the run directory once the trainer has created or opened it.
-  let lastCheckpoint: string | undefined;
-  const onEvent: EventSink = (event) => {
-    if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-    return progressSink(event);
-  };
-  const summary = yield* trainDcgan(input, {
-    runDir: options.runDir,
-    resume: options.resume,
-    backend,
-    onEvent,
-    control,
-  });
-
-  if (summary.reason === "stopped") {
-    yield* Effect.logInfo("stopped").pipe(
-      Effect.annotateLogs({
-        checkpoint: lastCheckpoint ?? "none",
-        resume: resumeCommand(summary.runDir),
-      }),
+    // The data loads (and a bad folder fails, printing one line) before the requested backend
+    // starts: libtensorflow prints start-up lines on load. The cpu backend, quiet and instant,
+    // resizes the images meanwhile.
+    yield* initBackend("cpu");
+    const backend = initBackend(options.backend).pipe(
+      Effect.tap((info) =>
+        Effect.logInfo("backend").pipe(
+          Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
+        )
+      ),
     );
-  }
-}, withProgress, Effect.scoped);
+
+    // The log sink prints the run directory once the trainer has created or opened it.
+    let lastCheckpoint: string | undefined;
+    const onEvent: EventSink = (event) => {
+      if (event.type === "checkpoint_written") lastCheckpoint = event.path;
+      return progressSink(event);
+    };
+    const summary = yield* trainDcgan(input, {
+      runDir: options.runDir,
+      resume: options.resume,
+      backend,
+      onEvent,
+      control,
+    });
+
+    if (summary.reason === "stopped") {
+      yield* Effect.logInfo("stopped").pipe(
+        Effect.annotateLogs({
+          checkpoint: lastCheckpoint ?? "none",
+          resume: resumeCommand(summary.runDir),
+        }),
+      );
+    }
+  },
+  withProgress,
+  Effect.scoped,
+);
 
 /** Applies `--verbose`: every step line is printed, at debug level. */
 function withVerbosity<A, E, R>(verbose: boolean) {
@@ -460,43 +464,47 @@ const cycleGanFlags = {
   ...runFlags,
 };
 
-const runCycleGan = Effect.fn("main.runCycleGan")(function* (
-  input: Partial<CycleGanConfig>,
-  options: RunOptions,
-) {
-  const { control, onEvent: progressSink } = yield* Progress;
-  yield* stopOnSignals(control);
+const runCycleGan = Effect.fn("main.runCycleGan")(
+  function* (
+    input: Partial<CycleGanConfig>,
+    options: RunOptions,
+  ) {
+    const { control, onEvent: progressSink } = yield* Progress;
+    yield* stopOnSignals(control);
 
-  // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
-  yield* initBackend("cpu");
-  const backend = initBackend(options.backend).pipe(
-    Effect.tap((info) =>
-      Effect.logInfo("backend").pipe(
-        Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
-      )
-    ),
-  );
-  let lastCheckpoint: string | undefined;
-  const onEvent: EventSink = (event) => {
-    if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-    return progressSink(event);
-  };
-  const summary = yield* trainCycleGan(input, {
-    runDir: options.runDir,
-    resume: options.resume,
-    backend,
-    onEvent,
-    control,
-  });
-  if (summary.reason === "stopped") {
-    yield* Effect.logInfo("stopped").pipe(
-      Effect.annotateLogs({
-        checkpoint: lastCheckpoint ?? "none",
-        resume: resumeCommand(summary.runDir, "cyclegan"),
-      }),
+    // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
+    yield* initBackend("cpu");
+    const backend = initBackend(options.backend).pipe(
+      Effect.tap((info) =>
+        Effect.logInfo("backend").pipe(
+          Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
+        )
+      ),
     );
-  }
-}, withProgress, Effect.scoped);
+    let lastCheckpoint: string | undefined;
+    const onEvent: EventSink = (event) => {
+      if (event.type === "checkpoint_written") lastCheckpoint = event.path;
+      return progressSink(event);
+    };
+    const summary = yield* trainCycleGan(input, {
+      runDir: options.runDir,
+      resume: options.resume,
+      backend,
+      onEvent,
+      control,
+    });
+    if (summary.reason === "stopped") {
+      yield* Effect.logInfo("stopped").pipe(
+        Effect.annotateLogs({
+          checkpoint: lastCheckpoint ?? "none",
+          resume: resumeCommand(summary.runDir, "cyclegan"),
+        }),
+      );
+    }
+  },
+  withProgress,
+  Effect.scoped,
+);
 
 const cyclegan = Command.make(
   "cyclegan",
@@ -559,7 +567,8 @@ const cyclegan = Command.make(
       description: "Russian Blue <-> Grumpy with the patch discriminator and the cycle loss",
     },
     {
-      command: "catgan train cyclegan --x ../shared/data/fruit/apple --y ../shared/data/fruit/orange",
+      command:
+        "catgan train cyclegan --x ../shared/data/fruit/apple --y ../shared/data/fruit/orange",
       description: "Any two folders (each an image folder or one with train/ and test/)",
     },
     {
@@ -606,43 +615,47 @@ const ddpmFlags = {
   ...runFlags,
 };
 
-const runDdpm = Effect.fn("main.runDdpm")(function* (
-  input: Partial<DdpmConfig>,
-  options: RunOptions,
-) {
-  const { control, onEvent: progressSink } = yield* Progress;
-  yield* stopOnSignals(control);
+const runDdpm = Effect.fn("main.runDdpm")(
+  function* (
+    input: Partial<DdpmConfig>,
+    options: RunOptions,
+  ) {
+    const { control, onEvent: progressSink } = yield* Progress;
+    yield* stopOnSignals(control);
 
-  // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
-  yield* initBackend("cpu");
-  const backend = initBackend(options.backend).pipe(
-    Effect.tap((info) =>
-      Effect.logInfo("backend").pipe(
-        Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
-      )
-    ),
-  );
-  let lastCheckpoint: string | undefined;
-  const onEvent: EventSink = (event) => {
-    if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-    return progressSink(event);
-  };
-  const summary = yield* trainDdpm(input, {
-    runDir: options.runDir,
-    resume: options.resume,
-    backend,
-    onEvent,
-    control,
-  });
-  if (summary.reason === "stopped") {
-    yield* Effect.logInfo("stopped").pipe(
-      Effect.annotateLogs({
-        checkpoint: lastCheckpoint ?? "none",
-        resume: resumeCommand(summary.runDir, "ddpm"),
-      }),
+    // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
+    yield* initBackend("cpu");
+    const backend = initBackend(options.backend).pipe(
+      Effect.tap((info) =>
+        Effect.logInfo("backend").pipe(
+          Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
+        )
+      ),
     );
-  }
-}, withProgress, Effect.scoped);
+    let lastCheckpoint: string | undefined;
+    const onEvent: EventSink = (event) => {
+      if (event.type === "checkpoint_written") lastCheckpoint = event.path;
+      return progressSink(event);
+    };
+    const summary = yield* trainDdpm(input, {
+      runDir: options.runDir,
+      resume: options.resume,
+      backend,
+      onEvent,
+      control,
+    });
+    if (summary.reason === "stopped") {
+      yield* Effect.logInfo("stopped").pipe(
+        Effect.annotateLogs({
+          checkpoint: lastCheckpoint ?? "none",
+          resume: resumeCommand(summary.runDir, "ddpm"),
+        }),
+      );
+    }
+  },
+  withProgress,
+  Effect.scoped,
+);
 
 const translateImages = Command.make(
   "translate",

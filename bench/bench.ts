@@ -435,12 +435,10 @@ async function run(options: BenchOptions): Promise<number> {
     },
     orchestrator: `${currentRuntime()} ${process.versions[currentRuntime()] ?? process.version}`,
     options,
-    torch: torch === undefined
-      ? null
-      : {
-        ...torch,
-        python: torch.python.startsWith(ROOT) ? path.relative(ROOT, torch.python) : torch.python,
-      },
+    torch: torch === undefined ? null : {
+      ...torch,
+      python: torch.python.startsWith(ROOT) ? path.relative(ROOT, torch.python) : torch.python,
+    },
     lines,
     measures: records,
   };

@@ -358,8 +358,10 @@ async function runSuite(options: RunOptions): Promise<number> {
 
   // An empty selection is a mistake (a typo in a filter), not a green run.
   if (files.length === 0) {
-    process.stdout.write(`No test files under ${path.relative(ROOT, options.dir) || "."}` +
-      (options.filters.length > 0 ? ` matching ${options.filters.join(" ")}` : "") + "\n");
+    process.stdout.write(
+      `No test files under ${path.relative(ROOT, options.dir) || "."}` +
+        (options.filters.length > 0 ? ` matching ${options.filters.join(" ")}` : "") + "\n",
+    );
     failed = 1;
   }
 
@@ -376,7 +378,9 @@ async function runSuite(options: RunOptions): Promise<number> {
         return result;
       },
     });
-    process.stdout.write(`== ${runtime}: done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `== ${runtime}: done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
   }
 
   process.stdout.write(`${passed} passed, ${failed} failed\n`);

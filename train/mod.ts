@@ -69,12 +69,12 @@ export {
 } from "./logger.ts";
 export {
   appendEvents,
-  EventBuffer,
   checkRunDir,
   createRunDir,
   defaultRunDir,
-  lockRunDir,
+  EventBuffer,
   type LockOwner,
+  lockRunDir,
   type OpenedRunDir,
   openRunDir,
   type OpenRunDirOptions,
@@ -86,8 +86,8 @@ export {
 } from "./run_dir.ts";
 export {
   type GradientApplier,
-  type GuardedMinimizeOptions,
   guardedMinimize,
+  type GuardedMinimizeOptions,
   type GuardedStep,
   type GuardedUpdate,
   NonFiniteGuard,
@@ -108,28 +108,29 @@ export {
 } from "./dcgan.ts";
 export {
   buildCycleGanModels,
+  CYCLEGAN_PRESETS,
   type CycleGanBatch,
   CycleGanConfig,
+  type CycleGanDirection,
   type CycleGanDomainOptions,
   type CycleGanLosses,
   type CycleGanLossOptions,
   type CycleGanModels,
   type CycleGanPreset,
   type CycleGanRunSummary,
-  CYCLEGAN_PRESETS,
-  type CycleGanDirection,
   DEFAULT_DATA_ROOT,
   disposeCycleGanModels,
   resolveCycleGanConfig,
   resolveCycleGanDomains,
   trainCycleGan,
-  trainCycleGanStep,
   type TrainCycleGanOptions,
+  trainCycleGanStep,
   translateFolder,
   type TranslateFolderOptions,
 } from "./cyclegan.ts";
 export {
   buildDdpmModels,
+  DDPM_SAMPLE_COUNT,
   type DdpmBatch,
   DdpmConfig,
   type DdpmLosses,
@@ -137,7 +138,6 @@ export {
   type DdpmRunSummary,
   type DdpmSampleFiles,
   type DdpmSampler,
-  DDPM_SAMPLE_COUNT,
   defaultDdpmData,
   disposeDdpmModels,
   GRUMPY_TRAIN,
@@ -147,6 +147,6 @@ export {
   STRIP_FRAMES,
   STRIP_ROWS,
   trainDdpm,
-  trainDdpmStep,
   type TrainDdpmOptions,
+  trainDdpmStep,
 } from "./ddpm.ts";

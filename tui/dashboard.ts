@@ -4,6 +4,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { Effect, type Layer, Logger } from "effect";
 import { type Instance, render } from "ink";
 import { createElement } from "react";
@@ -89,6 +90,9 @@ export const mountDashboard = Effect.fn("dashboard.mountDashboard")(function* (
       // Only changed lines are rewritten: the preview stays put while the losses move.
       incrementalRendering: true,
       maxFps: 20,
+      // Ink draws only a final frame when a CI variable is set, even in a terminal; the caller
+      // chose the dashboard for a terminal, so a terminal gets live frames.
+      interactive: process.stdout.isTTY === true,
     });
     instance.waitUntilExit().then(exited, exited);
   };

@@ -75,7 +75,8 @@ export function Header(props: HeaderProps): ReactElement {
         <Text color="green">
           {renderProgressBar(fraction, { width: barWidth, ascii: !props.unicode })}
         </Text>
-        {percent}{"  "}{timing}{score}{"  "}<Text color={STATUS_COLOURS[view.status]}>{status}</Text>
+        {percent}{"  "}{timing}
+        {score}{"  "}<Text color={STATUS_COLOURS[view.status]}>{status}</Text>
         {props.activity === undefined ? "" : "  "}
         {props.activity === undefined ? "" : <Text color="yellow" bold>{props.activity}</Text>}
       </Text>

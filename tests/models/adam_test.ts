@@ -110,7 +110,9 @@ test("Adam's first step moves each weight by about lr against its gradient's sig
   // At t = 1 the corrected moments are g and g^2, so the step is lr g / (|g| + eps).
   for (const n of NAMES) {
     const g = gradValues(n, 1);
-    const expected = before[n].map((p, i) => p - (OPTIONS.learningRate * g[i]) / (Math.abs(g[i]) + 1e-8));
+    const expected = before[n].map((p, i) =>
+      p - (OPTIONS.learningRate * g[i]) / (Math.abs(g[i]) + 1e-8)
+    );
     assertClose(params[n].dataSync(), expected, { rtol: 1e-6, atol: 1e-7, label: n });
   }
   disposeAll(params, adam);

@@ -92,7 +92,10 @@ test("scoreEvery 2 logs a finite SWD at iterations 2 and 4, in the events and ev
     assert.ok(event.levels.every(Number.isFinite));
     const mean = event.levels.reduce((s, v) => s + v, 0) / event.levels.length;
     assert.ok(Math.abs(mean - event.swd) < 1e-9 * Math.max(1, mean), "swd is the level mean");
-    assert.ok(isTrainEvent(JSON.parse(JSON.stringify(event))), "the dashboard's watcher accepts it");
+    assert.ok(
+      isTrainEvent(JSON.parse(JSON.stringify(event))),
+      "the dashboard's watcher accepts it",
+    );
   }
   assert.equal(swdEvents(scored.logged), emitted, "events.jsonl holds the same swd events");
   assert.is(scored.logged.filter((e) => e.type === "warning").length, 0);

@@ -39,7 +39,15 @@ function startInTerminal(args: readonly string[]): Terminal {
   const child = spawn("script", ["-qfec", command, "/dev/null"], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, TERM: "xterm-256color", COLORTERM: "truecolor", LANG: "C.UTF-8" },
+    // CI=true as on a CI machine: a terminal still gets the live dashboard there (Ink alone would
+    // draw only the last frame when it sees a CI variable).
+    env: {
+      ...process.env,
+      TERM: "xterm-256color",
+      COLORTERM: "truecolor",
+      LANG: "C.UTF-8",
+      CI: "true",
+    },
   });
   const terminal: Terminal = {
     child,
