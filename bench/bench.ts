@@ -2,10 +2,9 @@
  * `deno task bench`: how fast catgan trains against PyTorch on the same machine, in one run.
  *
  * For each model (the DCGAN: batch 16, 64x64, one D step and one G step, least squares,
- * DiffAugment off; the CycleGAN with patch discriminators and the cycle loss: batch 16 per domain,
- * one update of both Ds and one of both Gs) it times the trainer's step on each tfjs backend and
- * the same network in
- * PyTorch, and prints one line per measure with the ratio at equal intra-op thread counts:
+ * DiffAugment off; the CycleGAN with the cycle loss, batch 16 per domain, one update of both Ds
+ * and one of both Gs, with patch discriminators as `cyclegan` and DCGAN ones as `cyclegan-dc`) it
+ * times the trainer's step on each tfjs backend and the same network in PyTorch, and prints one line per measure with the ratio at equal intra-op thread counts:
  *
  * ```text
  * dcgan tensorflow 372 ms/it, pytorch 250 ms/it, ratio 1.49x (threads 2, interop 1, deno)
@@ -82,12 +81,23 @@ interface ModelBench {
   readonly tfjsWorker: string;
   /** Python script, relative to the repository: `--threads --iters --warmup --sample-every`. */
   readonly torchScript: string;
+  /** Arguments both sides get, e.g. the CycleGAN's discriminator. */
+  readonly args: readonly string[];
 }
 
 /** One row per model; a CycleGAN or DDPM adds its row here (see the module comment). */
 const MODELS: Readonly<Record<BenchModel, ModelBench>> = {
-  dcgan: { tfjsWorker: "bench/dcgan_tfjs.ts", torchScript: "bench/dcgan_torch.py" },
-  cyclegan: { tfjsWorker: "bench/cyclegan_tfjs.ts", torchScript: "bench/cyclegan_torch.py" },
+  dcgan: { tfjsWorker: "bench/dcgan_tfjs.ts", torchScript: "bench/dcgan_torch.py", args: [] },
+  cyclegan: {
+    tfjsWorker: "bench/cyclegan_tfjs.ts",
+    torchScript: "bench/cyclegan_torch.py",
+    args: ["--disc", "patch"],
+  },
+  "cyclegan-dc": {
+    tfjsWorker: "bench/cyclegan_tfjs.ts",
+    torchScript: "bench/cyclegan_torch.py",
+    args: ["--disc", "dc"],
+  },
 };
 
 /** Where Node's bundled workers go: inside node_modules so the bundle resolves packages there. */
@@ -340,6 +350,7 @@ async function run(options: BenchOptions): Promise<number> {
             String(options.warmup),
             "--sample-every",
             torchSample,
+            ...MODELS[model].args,
           ],
         }, threadEnv(threads));
         if (record.result.ok) {
@@ -371,7 +382,15 @@ async function run(options: BenchOptions): Promise<number> {
             backend,
             runtime,
             threads,
-            command: [...command, "--backend", backend, ...common, "--sample-every", sampleEvery],
+            command: [
+              ...command,
+              "--backend",
+              backend,
+              ...common,
+              "--sample-every",
+              sampleEvery,
+              ...MODELS[model].args,
+            ],
           }, threadEnv(threads));
           const result = record.result;
           if (!result.ok) {

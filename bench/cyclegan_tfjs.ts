@@ -51,6 +51,7 @@ interface WorkerOptions {
   /** Take a memory snapshot every this many timed iterations. */
   readonly sampleEvery: number;
   readonly seed: number;
+  readonly disc: "patch" | "dc";
 }
 
 function parseWorkerArgs(argv: readonly string[]): WorkerOptions {
@@ -62,8 +63,11 @@ function parseWorkerArgs(argv: readonly string[]): WorkerOptions {
   if (!(BENCH_BACKENDS as readonly string[]).includes(backend)) {
     throw new Error(`unknown backend "${backend}"`);
   }
+  const disc = get("--disc", "patch");
+  if (disc !== "patch" && disc !== "dc") throw new Error(`unknown discriminator "${disc}"`);
   const iters = Number(get("--iters", "10"));
   return {
+    disc,
     backend: backend as BackendName,
     iters,
     warmup: Number(get("--warmup", "2")),
@@ -105,9 +109,9 @@ function intraOpThreads(backend: BackendName): number {
 }
 
 async function measure(options: WorkerOptions, detail: string): Promise<MeasureResult> {
-  // The course's patch CycleGAN with the cycle loss; every other setting is the trainer's default.
+  // The course's CycleGAN with the cycle loss; every other setting is the trainer's default.
   const config = await Effect.runPromise(
-    resolveCycleGanConfig({ seed: options.seed, disc: "patch", cycleLoss: true }),
+    resolveCycleGanConfig({ seed: options.seed, disc: options.disc, cycleLoss: true }),
   );
   const models = buildCycleGanModels(config);
   const shape: [number, number, number, number] = [config.batch, IMAGE_SIZE, IMAGE_SIZE, 3];
@@ -152,7 +156,7 @@ async function measure(options: WorkerOptions, detail: string): Promise<MeasureR
  * Measures one backend and prints the result line; a backend that does not load, or a step that
  * throws, prints a failure result instead and exits 1.
  *
- * @param argv `--backend NAME --iters N --warmup N [--sample-every N] [--seed N]`.
+ * @param argv `--backend NAME --iters N --warmup N [--sample-every N] [--seed N] [--disc patch|dc]`.
  * @example
  * ```ts
  * await main(["--backend", "tensorflow", "--iters", "3", "--warmup", "1"]);

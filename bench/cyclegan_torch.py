@@ -1,5 +1,5 @@
-"""The course's patch CycleGAN with the cycle loss in PyTorch, timed: the reference side of
-`deno task bench --models cyclegan`.
+"""The course's CycleGAN with the cycle loss in PyTorch, timed: the reference side of
+`deno task bench --models cyclegan` (patch discriminators) and `--models cyclegan-dc` (`--disc dc`).
 
 The networks, batch, optimizers and losses match catgan's tfjs CycleGAN (models/cyclegan.ts,
 models/layers.ts, models/adam.ts, train/cyclegan.ts's trainCycleGanStep) operation for operation:
@@ -9,7 +9,9 @@ models/layers.ts, models/adam.ts, train/cyclegan.ts's trainCycleGanStep) operati
   then nearest upsample x2 + conv 3x3 s1 p1 64 -> 32, instance norm + ReLU, nearest upsample x2 +
   conv 3x3 s1 p1 32 -> 3, tanh;
 - patch discriminator (two): convs 4x4 s2 p1 3 -> 32 -> 64 -> 128 with instance norm + ReLU, then
-  conv 4x4 s2 p1 128 -> 1: a 4x4 grid of scores per image;
+  conv 4x4 s2 p1 128 -> 1: a 4x4 grid of scores per image; with `--disc dc`, the DCGAN
+  discriminator instead (bench/dcgan_torch.py's DcDiscriminator: 3 -> 32 -> 64 -> 128 -> 256, then
+  conv 4x4 s1 p0 256 -> 1, one score per image);
 - no biases, instance norm without affine parameters (eps 1e-5, biased variance), weights
   U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default conv bound, catgan's `initFilter`);
 - batch 16 per domain at 64x64; one Adam (lr 3e-4, betas (0.5, 0.999), eps 1e-8) over both
@@ -43,7 +45,14 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from dcgan_torch import RESULT_MARKER, finite_or_none, read_status, snapshot, status_value  # noqa: E402
+from dcgan_torch import (  # noqa: E402
+    RESULT_MARKER,
+    DcDiscriminator,
+    finite_or_none,
+    read_status,
+    snapshot,
+    status_value,
+)
 
 IMAGE_SIZE = 64
 BATCH = 16
@@ -94,7 +103,8 @@ class PatchDiscriminator(nn.Module):
 def make_step(args):
     """Returns a function running one CycleGAN iteration on fixed real batches."""
     g_ab, g_ba = Generator(CONV_DIM), Generator(CONV_DIM)
-    d_a, d_b = PatchDiscriminator(CONV_DIM), PatchDiscriminator(CONV_DIM)
+    discriminator = PatchDiscriminator if args.disc == "patch" else DcDiscriminator
+    d_a, d_b = discriminator(CONV_DIM), discriminator(CONV_DIM)
     betas = (0.5, 0.999)
     opt_g = torch.optim.Adam(list(g_ab.parameters()) + list(g_ba.parameters()), lr=3e-4, betas=betas)
     opt_d = torch.optim.Adam(list(d_a.parameters()) + list(d_b.parameters()), lr=3e-4, betas=betas)
@@ -139,6 +149,7 @@ def parse_args(argv):
     parser.add_argument("--batch", type=int, default=BATCH, help="images per batch and domain")
     parser.add_argument("--sample-every", type=int, default=0, help="memory snapshot interval")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--disc", choices=["patch", "dc"], default="patch", help="discriminators")
     return parser.parse_args(argv)
 
 

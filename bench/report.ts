@@ -22,7 +22,7 @@ export type BenchRuntime = typeof BENCH_RUNTIMES[number];
  * Models with a tfjs measure and a PyTorch twin. A new model (CycleGAN, DDPM) adds its name here
  * and a row to the `MODELS` table in `bench/bench.ts`.
  */
-export const BENCH_MODELS = ["dcgan", "cyclegan"] as const;
+export const BENCH_MODELS = ["dcgan", "cyclegan", "cyclegan-dc"] as const;
 
 /** A model the bench can measure. */
 export type BenchModel = typeof BENCH_MODELS[number];
@@ -82,7 +82,7 @@ same run, and prints one line per measure with the ratio at equal thread counts.
                     wasm and cpu run on one thread and are compared with PyTorch on one
   --backends LIST   tensorflow,wasm (default), also cpu (~480 s an iteration) and webgpu
   --runtime LIST    deno (default), bun, node; with several, each is compared with the first
-  --models LIST     dcgan (default), cyclegan (patch Ds, cycle loss)
+  --models LIST     dcgan (default), cyclegan (patch Ds, cycle loss), cyclegan-dc (DCGAN Ds)
   --long            ${LONG_ITERS} iterations, memory sampled along the way (flat-memory check)
   --python PATH     Python with torch (default: .venv/bin/python, then python3)
   --no-torch        skip the PyTorch side

@@ -53,6 +53,7 @@ function cycleGanRuns(preset: "cats" | "fruit"): ExperimentRun[] {
   return [
     { name: "patch", args: [...base, "--disc", "patch"] },
     { name: "patch-cycle", args: [...base, "--disc", "patch", "--cycle-loss"] },
+    { name: "dc", args: [...base, "--disc", "dc"] },
     { name: "dc-cycle", args: [...base, "--disc", "dc", "--cycle-loss"] },
   ];
 }
@@ -61,8 +62,8 @@ function cycleGanRuns(preset: "cats" | "fruit"): ExperimentRun[] {
  * The named sets: the write-up's ablations.
  *
  * - `dcgan-ablation`: basic, basic + DiffAugment, deluxe, deluxe + DiffAugment.
- * - `cyclegan-cats`, `cyclegan-fruit`: the patch discriminator without and with the cycle loss,
- *   and the DCGAN discriminator with the cycle loss.
+ * - `cyclegan-cats`, `cyclegan-fruit`: the patch and the DCGAN discriminator, each without and
+ *   with the cycle loss.
  *
  * @example
  * ```ts

@@ -69,6 +69,7 @@ test("parseBenchArgs reads lists, counts and both flag spellings", () => {
 
 test("parseBenchArgs --models takes the CycleGAN and rejects an unknown model", () => {
   assert.equal(options(["--models", "cyclegan,dcgan"]).models, ["cyclegan", "dcgan"]);
+  assert.equal(options(["--models", "cyclegan-dc"]).models, ["cyclegan-dc"]);
   assert.ok(message(["--models", "cyclegan,ddpm"]).includes("ddpm"));
 });
 
