@@ -43,8 +43,12 @@ interface ConvCase {
   readonly pad: PadSpec;
 }
 
+// On tensorflow a numeric pad that pads as SAME would runs the SAME kernels (the first three
+// cases); the pad-1 9x9 and pad-3 cases pad differently and run libtensorflow's EXPLICIT ones.
 const CONV_CASES: readonly ConvCase[] = [
   { height: 7, width: 5, kernel: 3, stride: 1, pad: 1 },
+  { height: 9, width: 9, kernel: 4, stride: 2, pad: 1 },
+  { height: 5, width: 6, kernel: 3, stride: 2, pad: 3 },
   { height: 7, width: 5, kernel: 3, stride: 2, pad: 1 },
   { height: 8, width: 8, kernel: 4, stride: 2, pad: 1 },
   { height: 9, width: 7, kernel: 3, stride: 2, pad: "same" },
