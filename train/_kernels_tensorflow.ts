@@ -185,9 +185,42 @@ function wrapKernel(
   });
 }
 
+/** The kernel behind the ReLU gradient on tensorflow: libtensorflow's one-op `ReluGrad`. */
+const RELU_GRAD = "CatganReluGrad";
+
+function reluGrad(args: KernelFuncArgs): tf.TensorInfo {
+  const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+  const backend = args.backend as unknown as NodeBackend;
+  const { binding } = backend;
+  const attrs = [{ name: "T", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT }];
+  return backend.executeSingleOutput("ReluGrad", attrs, [dy, x]);
+}
+
+/**
+ * The ReLU gradient, `dy` where `x > 0` else 0. tfjs computes it as `dy * step(x)`, and tfjs-node's
+ * Step is six kernels (isNaN, greater, ones, fill and two selects): in a DCGAN step's profile its
+ * 16 ReLU gradients took ~21 ms of ~230 (2 threads), `ReluGrad` 3 ms; interleaved A/B runs of the
+ * step gained 8% at 1 thread and 12% at 2. On tensorflow this runs `ReluGrad`; elsewhere the stock
+ * formula. Unlike `dy * step(x)`, a NaN `x` gives 0, not NaN; a NaN activation already makes the
+ * loss NaN, which the step's guard reports (train/guard.ts).
+ */
+const reluGradConfig: tf.GradConfig = {
+  kernelName: tf.Relu,
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved) => {
+    const [x] = saved;
+    return {
+      x: () =>
+        tf.getBackend() === BACKEND && x.dtype === "float32"
+          ? tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor
+          : tf.mul(dy as tf.Tensor, tf.step(tf.cast(x, "float32"))),
+    };
+  },
+};
+
 /**
  * Makes Conv2D and its two gradients on the `tensorflow` backend accept numeric and explicit
- * padding, as the other backends do.
+ * padding, as the other backends do, and gives ReLU a one-kernel gradient there.
  *
  * Call after `@tensorflow/tfjs-node` is loaded. Idempotent: later calls do nothing.
  *
@@ -204,4 +237,6 @@ export function registerTensorflowKernels(): void {
   wrapKernel(tf.Conv2D, conv2d);
   wrapKernel(tf.Conv2DBackpropInput, conv2dBackpropInput);
   wrapKernel(tf.Conv2DBackpropFilter, conv2dBackpropFilter);
+  tf.registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND, kernelFunc: reluGrad });
+  tf.registerGradient(reluGradConfig);
 }

@@ -219,6 +219,24 @@ if (ADDON_BUILT) {
     },
   );
 
+  Backend("the ReLU gradient is dy where x > 0, else 0, on tensorflow and cpu", async () => {
+    // Zeros and negatives included: ReLU's gradient at exactly 0 is 0 in tfjs and PyTorch.
+    const x = [-2, -0.5, 0, 0, 1e-7, 0.5, 3, -1e-7];
+    const dy = [0.3, -1.2, 2, -0.7, 1.5, -0.25, 4, 9];
+    const expected = Float32Array.from(x.map((v, i) => (v > 0 ? dy[i] : 0)));
+    for (const name of ["tensorflow", "cpu"] as const) {
+      await start(name);
+      const before = tf.memory().numTensors;
+      const dx = tf.tidy(() => {
+        const dyT = tf.tensor2d(dy, [2, 4]);
+        return tf.grad((a: tf.Tensor) => tf.relu(a).mul(dyT).sum())(tf.tensor2d(x, [2, 4]));
+      });
+      assert.equal(Array.from(dx.dataSync()), Array.from(expected), name);
+      dx.dispose();
+      assert.is(tf.memory().numTensors, before, `${name}: no tensors leaked`);
+    }
+  });
+
   Backend("conv2d gradients match finite differences on tensorflow (addon built)", async () => {
     await start("tensorflow");
     checkFiniteDifferences("tensorflow");
