@@ -1,0 +1,92 @@
+/**
+ * The webgpu backend against the direct-loop references, in a process of its own (libtensorflow
+ * and Deno's WebGPU in one process crashed it). Needs the optional
+ * `@tensorflow/tfjs-backend-webgpu` and an adapter: a GPU, or Mesa's llvmpipe, which Deno finds
+ * on a machine without one. Without both the file registers no test and says why.
+ */
+import { createRequire } from "node:module";
+import process from "node:process";
+import * as tf from "@tensorflow/tfjs";
+import { Effect } from "effect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { initBackend } from "../../train/backend.ts";
+import {
+  assertClose,
+  conv2dBackpropFilterRef,
+  conv2dBackpropInputRef,
+  conv2dOutputShape,
+  conv2dRef,
+  type PadSpec,
+  seededValues,
+  type Shape4,
+} from "../_reference.ts";
+
+const WebGpu = suite("webgpu");
+
+const installed = (() => {
+  try {
+    createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-webgpu");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+const adapter = installed && gpu !== undefined &&
+  (await gpu.requestAdapter().catch(() => null)) != null;
+
+const CASES: readonly { size: number; kernel: number; stride: number; pad: PadSpec }[] = [
+  { size: 8, kernel: 4, stride: 2, pad: 1 },
+  { size: 7, kernel: 3, stride: 1, pad: 1 },
+  { size: 9, kernel: 3, stride: 2, pad: "same" },
+  { size: 6, kernel: 4, stride: 1, pad: "valid" },
+];
+
+if (!adapter) {
+  process.stdout.write(
+    `webgpu: no test (${installed ? "no WebGPU adapter" : "package not installed"})\n`,
+  );
+} else {
+  WebGpu("conv2d and both of its gradients match direct loops on webgpu", async () => {
+    await Effect.runPromise(initBackend("webgpu"));
+    assert.is(tf.getBackend(), "webgpu");
+    for (const c of CASES) {
+      const label = `webgpu ${c.size}px k${c.kernel} s${c.stride} pad ${c.pad}`;
+      const options = { stride: c.stride, pad: c.pad };
+      const xShape: Shape4 = [2, c.size, c.size, 3];
+      const wShape: Shape4 = [c.kernel, c.kernel, 3, 4];
+      const yShape = conv2dOutputShape(xShape, wShape, options);
+      const x = seededValues(xShape.reduce((a, b) => a * b), 1);
+      const w = seededValues(wShape.reduce((a, b) => a * b), 2);
+      const dy = seededValues(yShape.reduce((a, b) => a * b), 3);
+      const [xT, wT, dyT] = [
+        tf.tensor4d(x, [...xShape]),
+        tf.tensor4d(w, [...wShape]),
+        tf.tensor4d(dy, [...yShape]),
+      ];
+      const conv = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+      const y = conv(xT, wT);
+      const [dx, dw] = tf.grads((a, b) => conv(a, b).mul(dyT).sum())([xT, wT]);
+      const tolerance = { rtol: 1e-4, atol: 1e-4 };
+      assertClose(await y.data(), conv2dRef(x, xShape, w, wShape, options), {
+        ...tolerance,
+        label: `${label}: conv2d`,
+      });
+      assertClose(
+        await dx.data(),
+        conv2dBackpropInputRef(dy, yShape, w, wShape, { ...options, xShape }),
+        { ...tolerance, label: `${label}: dx` },
+      );
+      assertClose(
+        await dw.data(),
+        conv2dBackpropFilterRef(x, xShape, dy, yShape, { ...options, filterShape: wShape }),
+        { ...tolerance, label: `${label}: dw` },
+      );
+      tf.dispose([xT, wT, dyT, y, dx, dw]);
+    }
+  });
+}
+
+WebGpu.run();
