@@ -221,6 +221,30 @@ test("Adam.state names every parameter and reports the step count", () => {
   disposeAll(params, adam);
 });
 
+test("Adam leaves a parameter without a gradient alone and updates the others as usual", () => {
+  const params = makeParams(3);
+  const alone = makeParams(3);
+  const adam = new Adam(params, OPTIONS);
+  const reference = new Adam({ w: alone.w }, OPTIONS);
+  const bBefore = Array.from(params.b.dataSync());
+  for (let t = 1; t <= 3; t++) {
+    const g = tf.tensor(gradValues("w", t), [...SHAPES.w]);
+    const before = tf.memory().numTensors;
+    adam.applyGradients({ [params.w.name]: g });
+    assert.is(tf.memory().numTensors, before, `step ${t} leaks nothing`);
+    reference.applyGradients({ [alone.w.name]: g });
+    g.dispose();
+  }
+  assert.equal(Array.from(params.w.dataSync()), Array.from(alone.w.dataSync()), "w bit for bit");
+  assert.equal(Array.from(params.b.dataSync()), bBefore, "b untouched");
+  const state = adam.state();
+  assert.equal(Array.from(state.m.b.dataSync()), [0, 0, 0, 0], "b's first moment untouched");
+  assert.equal(Array.from(state.v.b.dataSync()), [0, 0, 0, 0], "b's second moment untouched");
+  assert.equal(Array.from(state.m.w.dataSync()), Array.from(reference.state().m.w.dataSync()));
+  disposeAll(params, adam);
+  disposeAll(alone, reference);
+});
+
 test("Adam leaves no tensors behind: construction, steps and dispose", () => {
   const before = tf.memory().numTensors;
   const params = makeParams(7);
