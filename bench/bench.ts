@@ -4,7 +4,8 @@
  * For each model (the DCGAN: batch 16, 64x64, one D step and one G step, least squares,
  * DiffAugment off; the CycleGAN with the cycle loss, batch 16 per domain, one update of both Ds
  * and one of both Gs, with patch discriminators as `cyclegan` and DCGAN ones as `cyclegan-dc`) it
- * times the trainer's step on each tfjs backend and the same network in PyTorch, and prints one line per measure with the ratio at equal intra-op thread counts:
+ * times the trainer's step on each tfjs backend and the same network in PyTorch, and prints one
+ * line per measure with the ratio at equal intra-op thread counts:
  *
  * ```text
  * dcgan tensorflow 372 ms/it, pytorch 250 ms/it, ratio 1.49x (threads 2, interop 1, deno)
@@ -453,7 +454,8 @@ async function run(options: BenchOptions): Promise<number> {
       loadAtEnd: loadEnd,
     },
     orchestrator: `${currentRuntime()} ${process.versions[currentRuntime()] ?? process.version}`,
-    options,
+    // Paths are stored relative to the checkout, so results compare across clones.
+    options: { ...options, out: options.out && path.relative(ROOT, path.resolve(options.out)) },
     torch: torch === undefined ? null : {
       ...torch,
       python: torch.python.startsWith(ROOT) ? path.relative(ROOT, torch.python) : torch.python,

@@ -156,7 +156,8 @@ async function measure(options: WorkerOptions, detail: string): Promise<MeasureR
  * Measures one backend and prints the result line; a backend that does not load, or a step that
  * throws, prints a failure result instead and exits 1.
  *
- * @param argv `--backend NAME --iters N --warmup N [--sample-every N] [--seed N] [--disc patch|dc]`.
+ * @param argv `--backend NAME --iters N --warmup N [--sample-every N] [--seed N]
+ *   [--disc patch|dc]`.
  * @example
  * ```ts
  * await main(["--backend", "tensorflow", "--iters", "3", "--warmup", "1"]);

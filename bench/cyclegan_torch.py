@@ -195,7 +195,6 @@ def main(argv):
         "losses": {"D": finite_or_none(losses[0]), "G": finite_or_none(losses[1])},
         "memory": {"start": start, "end": end, "samples": samples},
         "interopThreads": torch.get_num_interop_threads(),
-        "python": sys.executable,
     }
     print(RESULT_MARKER + json.dumps(result), flush=True)
 

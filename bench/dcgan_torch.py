@@ -247,7 +247,6 @@ def main(argv):
         "interopThreads": torch.get_num_interop_threads(),
         "projection": args.projection,
         "courseLoop": args.course_loop,
-        "python": sys.executable,
     }
     print(RESULT_MARKER + json.dumps(result), flush=True)
 

@@ -124,7 +124,8 @@ export function buildPatchDiscriminator(options: CycleGanNetOptions): Params {
  * @returns Scores `[batch, 4, 4, 1]`.
  * @example
  * ```ts
- * const s = discriminatePatches(buildPatchDiscriminator({ convDim: 8, seed: 1 }), tf.zeros([1, 64, 64, 3]) as tf.Tensor4D);
+ * const d = buildPatchDiscriminator({ convDim: 8, seed: 1 });
+ * const s = discriminatePatches(d, tf.zeros([1, 64, 64, 3]) as tf.Tensor4D);
  * ```
  */
 export function discriminatePatches(params: Params, x: tf.Tensor4D): tf.Tensor4D {
@@ -174,7 +175,8 @@ export function buildCycleGanDiscriminator(
  * @returns `[batch, 4, 4, 1]` for `patch`, `[batch]` for `dc`.
  * @example
  * ```ts
- * const s = scoreImages(buildCycleGanDiscriminator("dc", { convDim: 8, seed: 1 }), tf.zeros([2, 64, 64, 3]) as tf.Tensor4D);
+ * const d = buildCycleGanDiscriminator("dc", { convDim: 8, seed: 1 });
+ * const s = scoreImages(d, tf.zeros([2, 64, 64, 3]) as tf.Tensor4D);
  * ```
  */
 export function scoreImages(discriminator: CycleGanDiscriminator, x: tf.Tensor4D): tf.Tensor {

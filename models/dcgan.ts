@@ -116,7 +116,8 @@ export function buildDiscriminator(options: DcganOptions): Params {
  * @returns Features `[batch, 4, 4, 8d]`.
  * @example
  * ```ts
- * const f = discriminatorTrunk(buildDiscriminator({ convDim: 32, seed: 1 }), tf.zeros([1, 64, 64, 3]) as tf.Tensor4D);
+ * const d = buildDiscriminator({ convDim: 32, seed: 1 });
+ * const f = discriminatorTrunk(d, tf.zeros([1, 64, 64, 3]) as tf.Tensor4D);
  * ```
  */
 export function discriminatorTrunk(params: Params, x: tf.Tensor4D): tf.Tensor4D {
