@@ -30,6 +30,8 @@ import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli";
 import process from "node:process";
 import packageJson from "./package.json" with { type: "json" };
 import {
+  type BackendError,
+  type BackendInfo,
   type BackendName,
   ConfigError,
   type CycleGanConfig,
@@ -289,52 +291,74 @@ const stopOnSignals = Effect.fn("main.stopOnSignals")(function* (control: TrainC
   );
 });
 
-const runDcgan = Effect.fn("main.runDcgan")(
-  function* (
-    input: Partial<DcganConfig>,
-    options: RunOptions,
-  ) {
-    const { control, onEvent: progressSink } = yield* Progress;
-    yield* stopOnSignals(control);
+/** The options every trainer (`trainDcgan`, `trainCycleGan`, `trainDdpm`) takes from the CLI. */
+interface TrainerOptions {
+  readonly runDir: string;
+  readonly resume: boolean;
+  readonly backend: Effect.Effect<BackendInfo, BackendError>;
+  readonly onEvent: EventSink;
+  readonly control: TrainControl;
+}
 
-    // The data loads (and a bad folder fails, printing one line) before the requested backend
-    // starts: libtensorflow prints start-up lines on load. The cpu backend, quiet and instant,
-    // resizes the images meanwhile.
-    yield* initBackend("cpu");
-    const backend = initBackend(options.backend).pipe(
-      Effect.tap((info) =>
-        Effect.logInfo("backend").pipe(
-          Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
-        )
-      ),
-    );
+/**
+ * A training command's job around its trainer: stop on signals, load the data on the quiet cpu
+ * backend before the requested one starts (libtensorflow prints start-up lines on load, so a bad
+ * folder fails with one line first), log the backend, and after a stop say where the last
+ * checkpoint went and how to resume.
+ */
+function runTrainer<C, E, R>(
+  model: "dcgan" | "cyclegan" | "ddpm",
+  train: (
+    input: Partial<C>,
+    options: TrainerOptions,
+  ) => Effect.Effect<{ readonly reason: string; readonly runDir: string }, E, R>,
+) {
+  return Effect.fn(`main.run.${model}`)(
+    function* (input: Partial<C>, options: RunOptions) {
+      const { control, onEvent: progressSink } = yield* Progress;
+      yield* stopOnSignals(control);
 
-    // The log sink prints the run directory once the trainer has created or opened it.
-    let lastCheckpoint: string | undefined;
-    const onEvent: EventSink = (event) => {
-      if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-      return progressSink(event);
-    };
-    const summary = yield* trainDcgan(input, {
-      runDir: options.runDir,
-      resume: options.resume,
-      backend,
-      onEvent,
-      control,
-    });
-
-    if (summary.reason === "stopped") {
-      yield* Effect.logInfo("stopped").pipe(
-        Effect.annotateLogs({
-          checkpoint: lastCheckpoint ?? "none",
-          resume: resumeCommand(summary.runDir),
-        }),
+      yield* initBackend("cpu");
+      const backend = initBackend(options.backend).pipe(
+        Effect.tap((info) =>
+          Effect.logInfo("backend").pipe(
+            Effect.annotateLogs({
+              name: info.name,
+              requested: options.backend,
+              detail: info.detail,
+            }),
+          )
+        ),
       );
-    }
-  },
-  withProgress,
-  Effect.scoped,
-);
+
+      // The log sink prints the run directory once the trainer has created or opened it.
+      let lastCheckpoint: string | undefined;
+      const onEvent: EventSink = (event) => {
+        if (event.type === "checkpoint_written") lastCheckpoint = event.path;
+        return progressSink(event);
+      };
+      const summary = yield* train(input, {
+        runDir: options.runDir,
+        resume: options.resume,
+        backend,
+        onEvent,
+        control,
+      });
+      if (summary.reason === "stopped") {
+        yield* Effect.logInfo("stopped").pipe(
+          Effect.annotateLogs({
+            checkpoint: lastCheckpoint ?? "none",
+            resume: resumeCommand(summary.runDir, model),
+          }),
+        );
+      }
+    },
+    withProgress,
+    Effect.scoped,
+  );
+}
+
+const runDcgan = runTrainer("dcgan", trainDcgan);
 
 /** Applies `--verbose`: every step line is printed, at debug level. */
 function withVerbosity<A, E, R>(verbose: boolean) {
@@ -464,47 +488,7 @@ const cycleGanFlags = {
   ...runFlags,
 };
 
-const runCycleGan = Effect.fn("main.runCycleGan")(
-  function* (
-    input: Partial<CycleGanConfig>,
-    options: RunOptions,
-  ) {
-    const { control, onEvent: progressSink } = yield* Progress;
-    yield* stopOnSignals(control);
-
-    // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
-    yield* initBackend("cpu");
-    const backend = initBackend(options.backend).pipe(
-      Effect.tap((info) =>
-        Effect.logInfo("backend").pipe(
-          Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
-        )
-      ),
-    );
-    let lastCheckpoint: string | undefined;
-    const onEvent: EventSink = (event) => {
-      if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-      return progressSink(event);
-    };
-    const summary = yield* trainCycleGan(input, {
-      runDir: options.runDir,
-      resume: options.resume,
-      backend,
-      onEvent,
-      control,
-    });
-    if (summary.reason === "stopped") {
-      yield* Effect.logInfo("stopped").pipe(
-        Effect.annotateLogs({
-          checkpoint: lastCheckpoint ?? "none",
-          resume: resumeCommand(summary.runDir, "cyclegan"),
-        }),
-      );
-    }
-  },
-  withProgress,
-  Effect.scoped,
-);
+const runCycleGan = runTrainer("cyclegan", trainCycleGan);
 
 const cyclegan = Command.make(
   "cyclegan",
@@ -615,47 +599,7 @@ const ddpmFlags = {
   ...runFlags,
 };
 
-const runDdpm = Effect.fn("main.runDdpm")(
-  function* (
-    input: Partial<DdpmConfig>,
-    options: RunOptions,
-  ) {
-    const { control, onEvent: progressSink } = yield* Progress;
-    yield* stopOnSignals(control);
-
-    // As for the DCGAN: the data loads on the quiet cpu backend before the requested one starts.
-    yield* initBackend("cpu");
-    const backend = initBackend(options.backend).pipe(
-      Effect.tap((info) =>
-        Effect.logInfo("backend").pipe(
-          Effect.annotateLogs({ name: info.name, requested: options.backend, detail: info.detail }),
-        )
-      ),
-    );
-    let lastCheckpoint: string | undefined;
-    const onEvent: EventSink = (event) => {
-      if (event.type === "checkpoint_written") lastCheckpoint = event.path;
-      return progressSink(event);
-    };
-    const summary = yield* trainDdpm(input, {
-      runDir: options.runDir,
-      resume: options.resume,
-      backend,
-      onEvent,
-      control,
-    });
-    if (summary.reason === "stopped") {
-      yield* Effect.logInfo("stopped").pipe(
-        Effect.annotateLogs({
-          checkpoint: lastCheckpoint ?? "none",
-          resume: resumeCommand(summary.runDir, "ddpm"),
-        }),
-      );
-    }
-  },
-  withProgress,
-  Effect.scoped,
-);
+const runDdpm = runTrainer("ddpm", trainDdpm);
 
 const translateImages = Command.make(
   "translate",
