@@ -22,106 +22,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { Cause, Effect, Exit } from "effect";
-import { readFileSync } from "node:fs";
+import { Effect } from "effect";
 import process from "node:process";
 import { IMAGE_SIZE, NOISE_SIZE } from "../models/mod.ts";
 import {
-  type BackendName,
   buildDcganModels,
-  type DcganModels,
   disposeDcganModels,
-  initBackend,
   resolveDcganConfig,
   trainStep,
 } from "../train/mod.ts";
-import {
-  BENCH_BACKENDS,
-  type MeasureFailure,
-  type MeasureResult,
-  type MemorySnapshot,
-  RESULT_MARKER,
-  rssFromStatus,
-  summarizeTimes,
-  threadsFromStatus,
-} from "./report.ts";
+import { runWorker, type TimedModel, type WorkerOptions } from "./_worker.ts";
 
-/** Options of one measure, from the command line. */
-interface WorkerOptions {
-  readonly backend: BackendName;
-  readonly iters: number;
-  readonly warmup: number;
-  /** Take a memory snapshot every this many timed iterations. */
-  readonly sampleEvery: number;
-  readonly seed: number;
-}
-
-function parseWorkerArgs(argv: readonly string[]): WorkerOptions {
-  const get = (flag: string, fallback: string) => {
-    const i = argv.indexOf(flag);
-    return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-  };
-  const backend = get("--backend", "tensorflow");
-  if (!(BENCH_BACKENDS as readonly string[]).includes(backend)) {
-    throw new Error(`unknown backend "${backend}"`);
-  }
-  const iters = Number(get("--iters", "20"));
-  return {
-    backend: backend as BackendName,
-    iters,
-    warmup: Number(get("--warmup", "3")),
-    sampleEvery: Number(get("--sample-every", String(Math.max(1, Math.floor(iters / 10))))),
-    seed: Number(get("--seed", "11")),
-  };
-}
-
-function readStatus(): string {
-  try {
-    return readFileSync("/proc/self/status", "utf8");
-  } catch {
-    return "";
-  }
-}
-
-function snapshot(iteration: number): MemorySnapshot {
-  const fromProc = rssFromStatus(readStatus());
-  // Off Linux there is no peak figure: the current RSS stands in for it.
-  const rssMb = fromProc?.rssMb ?? process.memoryUsage().rss / 2 ** 20;
-  return {
-    iteration,
-    tensors: tf.memory().numTensors,
-    rssMb,
-    peakRssMb: fromProc?.peakRssMb ?? rssMb,
-  };
-}
-
-function runtimeName(): string {
-  const versions = process.versions as Record<string, string | undefined>;
-  if (versions.bun !== undefined) return `bun ${versions.bun}`;
-  if (versions.deno !== undefined) return `deno ${versions.deno}`;
-  return `node ${versions.node}`;
-}
-
-function intraOpThreads(backend: BackendName): number {
-  if (backend !== "tensorflow") return 1;
-  const fromEnv = Number(process.env.TF_NUM_INTRAOP_THREADS);
-  // Unset or 0: libtensorflow uses one thread per core.
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : navigator.hardwareConcurrency;
-}
-
-/** Runs one iteration of the trainer's step with fresh noise; returns its losses. */
-async function iterate(models: DcganModels, real: tf.Tensor4D, batch: number) {
-  const noiseD = tf.randomUniform([batch, NOISE_SIZE], -1, 1) as tf.Tensor2D;
-  const noiseG = tf.randomUniform([batch, NOISE_SIZE], -1, 1) as tf.Tensor2D;
-  const losses = await trainStep(models, { real, noiseD, noiseG });
-  tf.dispose([noiseD, noiseG]);
-  return losses;
-}
-
-async function measure(
-  options: WorkerOptions,
-  detail: string,
-): Promise<MeasureResult> {
+async function setUp(options: WorkerOptions): Promise<TimedModel> {
   // The trainer's defaults: batch 16, conv_dim 32, Adam 2e-4 (0.5, 0.999), DiffAugment off.
   const config = await Effect.runPromise(resolveDcganConfig({ seed: options.seed }));
   const models = buildDcganModels(config);
@@ -133,35 +45,19 @@ async function measure(
     "float32",
     options.seed,
   ) as tf.Tensor4D;
-
-  let losses = { D: Number.NaN, G: Number.NaN };
-  for (let i = 0; i < options.warmup; i++) losses = await iterate(models, real, config.batch);
-
-  const start = snapshot(options.warmup);
-  const samples: MemorySnapshot[] = [];
-  const times: number[] = [];
-  for (let i = 1; i <= options.iters; i++) {
-    const started = performance.now();
-    losses = await iterate(models, real, config.batch);
-    times.push(performance.now() - started);
-    if (i % options.sampleEvery === 0) samples.push(snapshot(options.warmup + i));
-  }
-  const end = snapshot(options.warmup + options.iters);
-
-  real.dispose();
-  disposeDcganModels(models);
   return {
-    ok: true,
-    backend: options.backend,
-    detail,
-    runtime: runtimeName(),
-    threads: intraOpThreads(options.backend),
-    osThreads: threadsFromStatus(readStatus()),
-    iters: options.iters,
-    warmup: options.warmup,
-    ms: summarizeTimes(times),
-    losses: { D: losses.D, G: losses.G },
-    memory: { start, end, samples },
+    // One iteration of the trainer's step with fresh noise.
+    step: async () => {
+      const noiseD = tf.randomUniform([config.batch, NOISE_SIZE], -1, 1) as tf.Tensor2D;
+      const noiseG = tf.randomUniform([config.batch, NOISE_SIZE], -1, 1) as tf.Tensor2D;
+      const losses = await trainStep(models, { real, noiseD, noiseG });
+      tf.dispose([noiseD, noiseG]);
+      return losses;
+    },
+    dispose: () => {
+      real.dispose();
+      disposeDcganModels(models);
+    },
   };
 }
 
@@ -176,21 +72,7 @@ async function measure(
  * ```
  */
 export async function main(argv: readonly string[]): Promise<void> {
-  const options = parseWorkerArgs(argv);
-  const started = await Effect.runPromiseExit(initBackend(options.backend));
-  let result: MeasureResult | MeasureFailure;
-  if (Exit.isFailure(started)) {
-    result = { ok: false, backend: options.backend, reason: Cause.pretty(started.cause) };
-  } else {
-    try {
-      result = await measure(options, started.value.detail);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      result = { ok: false, backend: options.backend, reason };
-    }
-  }
-  process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`);
-  if (!result.ok) process.exitCode = 1;
+  await runWorker(argv, { iters: 20, warmup: 3 }, setUp);
 }
 
 if (import.meta.main) await main(process.argv.slice(2));
