@@ -31,12 +31,7 @@ Usage:
 """
 
 import argparse
-import json
-import math
-import platform
-import statistics
 import sys
-import time
 import warnings
 
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
@@ -46,12 +41,8 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from dcgan_torch import (  # noqa: E402
-    RESULT_MARKER,
     DcDiscriminator,
-    finite_or_none,
-    read_status,
-    snapshot,
-    status_value,
+    run_timed,
 )
 
 IMAGE_SIZE = 64
@@ -155,48 +146,7 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
-    torch.set_num_interop_threads(1)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    sample_every = args.sample_every or max(1, args.iters // 10)
-
-    step = make_step(args)
-    losses = (math.nan, math.nan)
-    for _ in range(args.warmup):
-        losses = step()
-
-    start = snapshot(args.warmup)
-    samples = []
-    times = []
-    for i in range(1, args.iters + 1):
-        started = time.perf_counter()
-        losses = step()
-        times.append((time.perf_counter() - started) * 1000)
-        if i % sample_every == 0:
-            samples.append(snapshot(args.warmup + i))
-    end = snapshot(args.warmup + args.iters)
-
-    status = read_status()
-    result = {
-        "ok": True,
-        "backend": "pytorch",
-        "detail": f"torch {torch.__version__}",
-        "runtime": f"python {platform.python_version()}",
-        "threads": torch.get_num_threads(),
-        "osThreads": status_value(status, "Threads"),
-        "iters": args.iters,
-        "warmup": args.warmup,
-        "ms": {
-            "median": statistics.median(times),
-            "mean": statistics.fmean(times),
-            "min": min(times),
-            "max": max(times),
-        },
-        "losses": {"D": finite_or_none(losses[0]), "G": finite_or_none(losses[1])},
-        "memory": {"start": start, "end": end, "samples": samples},
-        "interopThreads": torch.get_num_interop_threads(),
-    }
-    print(RESULT_MARKER + json.dumps(result), flush=True)
+    run_timed(args, make_step, {"disc": args.disc})
 
 
 if __name__ == "__main__":

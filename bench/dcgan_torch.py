@@ -200,8 +200,9 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def main(argv):
-    args = parse_args(argv)
+def run_timed(args, make_step, extra):
+    """Sets PyTorch's threads and seed, times `make_step(args)`'s step after its warm-up with memory
+    snapshots along the way, and prints the `BENCH_RESULT` line, with `extra` fields added."""
     # Interop threads must be set before any parallel work starts.
     torch.set_num_interop_threads(1)
     torch.set_num_threads(args.threads)
@@ -245,10 +246,14 @@ def main(argv):
         "losses": {"D": finite_or_none(losses[0]), "G": finite_or_none(losses[1])},
         "memory": {"start": start, "end": end, "samples": samples},
         "interopThreads": torch.get_num_interop_threads(),
-        "projection": args.projection,
-        "courseLoop": args.course_loop,
+        **extra,
     }
     print(RESULT_MARKER + json.dumps(result), flush=True)
+
+
+def main(argv):
+    args = parse_args(argv)
+    run_timed(args, make_step, {"projection": args.projection, "courseLoop": args.course_loop})
 
 
 if __name__ == "__main__":
