@@ -3,22 +3,31 @@
  *
  * For each model (the DCGAN: batch 16, 64x64, one D step and one G step, least squares,
  * DiffAugment off; the CycleGAN with the cycle loss, batch 16 per domain, one update of both Ds
- * and one of both Gs, with patch discriminators as `cyclegan` and DCGAN ones as `cyclegan-dc`) it
- * times the trainer's step on each tfjs backend and the same network in PyTorch, and prints one
- * line per measure with the ratio at equal intra-op thread counts:
+ * and one of both Gs, with patch discriminators as `cyclegan` and DCGAN ones as `cyclegan-dc`;
+ * the DDPM: batch 16, 32x32, U-Net width 16, one clipped Adam update and one EMA update) it times
+ * the trainer's step on each tfjs backend and the same network in PyTorch, and prints one line
+ * per measure with the ratio at equal intra-op thread counts:
  *
  * ```text
- * dcgan tensorflow 372 ms/it, pytorch 250 ms/it, ratio 1.49x (threads 2, interop 1, deno)
+ * dcgan tensorflow 372 ms/it, pytorch 250 ms/it, ratio 1.49x (threads 2, interop 1, deno,
+ *   vs torch 1.13.1)
  * ```
+ *
+ * PyTorch: without `--python`, every distinct torch install among `.venv` (from
+ * `deno task setup:torch`, 2.13), python3 on PATH and Debian's `/usr/bin/python3` (python3-torch,
+ * 1.13) is measured, one line each, and the ratio is taken against the faster of them (the lower
+ * median) at that thread count; the ratio line names it. Two interpreters that import the same
+ * torch (same version and folder) count once. `--python` measures that one alone.
  *
  * Every measure runs in its own child process (tfjs backends loaded into one process interfere),
  * warms up, then times `--iters` iterations; the headline is the median. Threads are made equal
  * by setting `TF_NUM_INTRAOP_THREADS` / `TF_NUM_INTEROP_THREADS` in the tensorflow child
  * (libtensorflow reads both when it starts: the process gains one OS thread per intra-op thread)
  * and `torch.set_num_threads` / `set_num_interop_threads(1)` in the PyTorch one. wasm and cpu run
- * on one thread and are compared with PyTorch on one thread. PyTorch runs right before the tfjs
- * measures it is compared with, so both see the same load. With several `--runtime`s each is also
- * compared with the first (`dcgan tensorflow bun 380 ms/it, deno 372 ms/it, ratio 1.02x`).
+ * on one thread and are compared with PyTorch on one thread. PyTorch (each install) runs right
+ * before the tfjs measures it is compared with, so both see the same load. With several
+ * `--runtime`s each is also compared with the first (`dcgan tensorflow bun 380 ms/it, deno
+ * 372 ms/it, ratio 1.02x`).
  *
  * Memory: every measure reports RSS and peak RSS after the warm-up and at the end, and tfjs's
  * live tensor count, which must not grow (`--long` runs 2,000 iterations for that check).
@@ -35,18 +44,19 @@
  * the other policy.
  *
  * Set-up: the tensorflow backend needs `deno task setup:tensorflow`, PyTorch needs
- * `deno task setup:torch` (or Debian's python3-torch). Node runs the worker as an ES module
+ * `deno task setup:torch` or Debian's python3-torch (or both). Node runs the worker as an ES module
  * bundled by Bun into `node_modules/.cache/catgan-bench/` (Node 20 runs no TypeScript).
  *
- * Adding a model (CycleGAN, DDPM): write `bench/<model>_tfjs.ts` and `bench/<model>_torch.py`
- * with the same flags and `BENCH_RESULT` line as the DCGAN pair, add the name to `BENCH_MODELS`
- * in `bench/report.ts` and a row to {@link MODELS} here.
+ * Adding a model: write `bench/<model>_tfjs.ts` and `bench/<model>_torch.py` with the same flags
+ * and `BENCH_RESULT` line as the DCGAN pair, add the name to `BENCH_MODELS` in `bench/report.ts`
+ * and a row to {@link MODELS} here.
  *
  * @example
  * ```sh
  * deno task bench                                   # tensorflow and wasm vs PyTorch
  * deno task bench --runtime deno,bun --backends tensorflow --threads 1,2
  * deno task bench --long --backends tensorflow      # 2,000 iterations, memory check
+ * deno task bench --models ddpm --python /usr/bin/python3   # one torch only
  * ```
  *
  * @module
@@ -71,6 +81,7 @@ import {
   type MeasureResult,
   parseBenchArgs,
   parseMeasureOutput,
+  pickFastest,
   resultFileName,
 } from "./report.ts";
 
@@ -84,20 +95,37 @@ interface ModelBench {
   readonly torchScript: string;
   /** Arguments both sides get, e.g. the CycleGAN's discriminator. */
   readonly args: readonly string[];
+  /** What one iteration is, for the report's head. */
+  readonly summary: string;
 }
 
-/** One row per model; a CycleGAN or DDPM adds its row here (see the module comment). */
+/** One row per model; a new model adds its row here (see the module comment). */
 const MODELS: Readonly<Record<BenchModel, ModelBench>> = {
-  dcgan: { tfjsWorker: "bench/dcgan_tfjs.ts", torchScript: "bench/dcgan_torch.py", args: [] },
+  dcgan: {
+    tfjsWorker: "bench/dcgan_tfjs.ts",
+    torchScript: "bench/dcgan_torch.py",
+    args: [],
+    summary: "batch 16, 64x64, one D + one G update, least squares, DiffAugment off",
+  },
   cyclegan: {
     tfjsWorker: "bench/cyclegan_tfjs.ts",
     torchScript: "bench/cyclegan_torch.py",
     args: ["--disc", "patch"],
+    summary: "batch 16 per domain, 64x64, patch Ds, one update of both Ds and of both Gs, " +
+      "cycle loss",
   },
   "cyclegan-dc": {
     tfjsWorker: "bench/cyclegan_tfjs.ts",
     torchScript: "bench/cyclegan_torch.py",
     args: ["--disc", "dc"],
+    summary: "batch 16 per domain, 64x64, DCGAN Ds, one update of both Ds and of both Gs, " +
+      "cycle loss",
+  },
+  ddpm: {
+    tfjsWorker: "bench/ddpm_tfjs.ts",
+    torchScript: "bench/ddpm_torch.py",
+    args: [],
+    summary: "batch 16, 32x32, U-Net width 16, noise MSE, one Adam update (clip 1) + EMA",
   },
 };
 
@@ -112,6 +140,8 @@ interface MeasureRecord {
   readonly runtime: BenchRuntime | "python";
   /** Intra-op threads asked for. */
   readonly threads: number;
+  /** `torch.__version__` of a PyTorch measure. */
+  readonly torch?: string;
   /** 1, 5 and 15 minute load averages when the measure started. */
   readonly loadAtStart: readonly number[];
   readonly command: readonly string[];
@@ -177,23 +207,46 @@ function resultOf(backend: string, end: ChildEnd): MeasureResult | MeasureFailur
   return { ok: false, backend, reason: tail === "" ? why : `${why}: ${tail}` };
 }
 
-/** Finds a Python that imports torch: `--python`, then `.venv`, then python3 on PATH, Debian's. */
-function findTorchPython(preferred: string | undefined) {
+/** A Python that imports torch: one PyTorch side of the bench. */
+interface TorchInstall {
+  /** The interpreter as found: `--python`, `.venv`'s, or a name or path outside the checkout. */
+  readonly python: string;
+  /** `torch.__version__`, e.g. "2.13.0+cpu" or "1.13.0a0". */
+  readonly version: string;
+  /** The torch package's folder, links resolved: with the version, what makes it distinct. */
+  readonly location: string;
+}
+
+/**
+ * Finds the torch installs to measure: `--python` alone when given, else every distinct one of
+ * `.venv`, python3 on PATH and Debian's /usr/bin/python3, in that order. Interpreters that import
+ * the same torch (version and folder) count once, so a PATH python3 that is `.venv`'s or Debian's
+ * is not measured twice.
+ */
+function findTorchInstalls(preferred: string | undefined): TorchInstall[] {
   const candidates = preferred !== undefined
     ? [preferred]
     : [path.join(ROOT, ".venv", "bin", "python"), "python3", "/usr/bin/python3"];
+  const found: TorchInstall[] = [];
   for (const python of candidates) {
     const probe = spawnSync(python, [
       "-W",
       "ignore",
       "-c",
-      "import torch; print(torch.__version__)",
-    ], {
-      encoding: "utf8",
-    });
-    if (probe.status === 0) return { python, version: probe.stdout.trim() };
+      "import os, torch; print(torch.__version__); " +
+      "print(os.path.realpath(os.path.dirname(torch.__file__)))",
+    ], { encoding: "utf8" });
+    if (probe.status !== 0) continue;
+    const [version, location] = probe.stdout.trim().split("\n").slice(-2);
+    if (found.some((t) => t.version === version && t.location === location)) continue;
+    found.push({ python, version, location });
   }
-  return undefined;
+  return found;
+}
+
+/** A path as the report shows and stores it: relative when inside the checkout. */
+function shownPath(file: string): string {
+  return file.startsWith(ROOT) ? path.relative(ROOT, file) : file;
 }
 
 /** The command that runs a model's tfjs worker under a runtime; Node gets a Bun bundle. */
@@ -282,19 +335,19 @@ async function run(options: BenchOptions): Promise<number> {
   const records: MeasureRecord[] = [];
   let failures = 0;
 
-  const torch = options.noTorch ? undefined : findTorchPython(options.python);
+  const torch = options.noTorch ? [] : findTorchInstalls(options.python);
   const loadStart = loadAverage();
   const iterText = `${options.iters} timed iterations after ${options.warmup} warm-up` +
-    (torch !== undefined && options.torchIters !== options.iters
+    (torch.length > 0 && options.torchIters !== options.iters
       ? ` (PyTorch: ${options.torchIters})`
       : "");
-  say(
-    "bench: batch 16, 64x64, one D + one G update, least squares, DiffAugment off; " +
-      `${iterText}; median ms/it`,
-  );
+  say(`bench: ${iterText}; median ms/it`);
+  for (const model of options.models) say(`${model}: ${MODELS[model].summary}`);
   say(`machine: ${describeMachine()}; load average ${loadStart.join(" ")} at start`);
-  if (torch !== undefined) {
-    say(`pytorch: torch ${torch.version} (${path.relative(ROOT, torch.python) || torch.python})`);
+  if (torch.length > 0) {
+    const found = torch.map((t) => `torch ${t.version} (${shownPath(t.python)})`).join(", ");
+    const which = torch.length > 1 ? "; ratios against the faster at each thread count" : "";
+    say(`pytorch: ${found}${which}`);
   } else if (!options.noTorch) {
     failures += 1;
     say("pytorch: not found; run `deno task setup:torch` (or install Debian's python3-torch)");
@@ -304,15 +357,14 @@ async function run(options: BenchOptions): Promise<number> {
     partial: Omit<MeasureRecord, "result" | "loadAtStart">,
     env: NodeJS.ProcessEnv,
   ) => {
-    progress(`${partial.model} ${partial.backend} ${partial.runtime} threads ${partial.threads}`);
+    const side = partial.torch === undefined ? partial.runtime : `torch ${partial.torch}`;
+    progress(`${partial.model} ${partial.backend} ${side} threads ${partial.threads}`);
     const loadAtStart = loadAverage();
     const end = await runChild(partial.command, env, options.timeoutS);
     const record: MeasureRecord = {
       ...partial,
       // Paths inside the checkout are stored relative to it, so results compare across clones.
-      command: partial.command.map((part) =>
-        part.startsWith(ROOT) ? path.relative(ROOT, part) : part
-      ),
+      command: partial.command.map(shownPath),
       loadAtStart,
       result: resultOf(partial.backend, end),
     };
@@ -331,17 +383,19 @@ async function run(options: BenchOptions): Promise<number> {
     // Limitation: measures run one after another, so a change of load between PyTorch's run and
     // a tfjs run skews their ratio; each measure's load average at start is in the JSON.
     for (const threads of counts) {
-      // PyTorch first, then every tfjs measure at the same thread count, under the same load.
-      let reference: MeasureResult | undefined;
-      if (torch !== undefined) {
+      // Each PyTorch first, then every tfjs measure at the same thread count, under the same
+      // load; the faster PyTorch is the reference.
+      const measured: { version: string; result: MeasureResult }[] = [];
+      for (const install of torch) {
         const torchSample = String(Math.max(1, Math.floor(options.torchIters / 10)));
         const record = await measure({
           model,
           backend: "pytorch",
           runtime: "python",
           threads,
+          torch: install.version,
           command: [
-            torch.python,
+            install.python,
             MODELS[model].torchScript,
             "--threads",
             String(threads),
@@ -354,17 +408,20 @@ async function run(options: BenchOptions): Promise<number> {
             ...MODELS[model].args,
           ],
         }, threadEnv(threads));
-        if (record.result.ok) {
-          reference = record.result;
+        const result = record.result;
+        if (result.ok) {
+          measured.push({ version: install.version, result });
           say(
             `${model} pytorch ${
-              formatMs(reference.ms.median)
-            } ms/it (threads ${reference.threads}, ${reference.detail})`,
+              formatMs(result.ms.median)
+            } ms/it (threads ${result.threads}, ${result.detail})`,
           );
         } else {
-          say(`${model} pytorch: not measured (${record.result.reason.split("\n")[0]})`);
+          const why = result.reason.split("\n")[0];
+          say(`${model} pytorch ${install.version}: not measured (${why})`);
         }
       }
+      const reference = pickFastest(measured, (m) => m.result.ms.median);
 
       for (const backend of options.backends) {
         if (!threadsFor(backend, options).includes(threads)) continue;
@@ -403,10 +460,11 @@ async function run(options: BenchOptions): Promise<number> {
           if (backend === "tensorflow") notes.push("interop 1");
           if (backend === "webgpu") notes.push("GPU; PyTorch on CPU");
           notes.push(result.runtime);
+          if (reference !== undefined) notes.push(`vs torch ${reference.version}`);
           say(formatComparison({
             model,
             subject: { label: backend, ms: result.ms.median },
-            reference: reference && { label: "pytorch", ms: reference.ms.median },
+            reference: reference && { label: "pytorch", ms: reference.result.ms.median },
             notes,
           }));
         }
@@ -429,7 +487,7 @@ async function run(options: BenchOptions): Promise<number> {
   for (const record of records) {
     if (!record.result.ok) continue;
     const who = record.backend === "pytorch"
-      ? `${record.model} pytorch threads ${record.threads}`
+      ? `${record.model} pytorch ${record.torch} threads ${record.threads}`
       : `${record.model} ${record.backend} ${record.runtime} threads ${record.threads}`;
     say(formatMemory(who, record.result.memory));
     if (options.long && record.result.memory.samples.length > 0) {
@@ -456,10 +514,9 @@ async function run(options: BenchOptions): Promise<number> {
     orchestrator: `${currentRuntime()} ${process.versions[currentRuntime()] ?? process.version}`,
     // Paths are stored relative to the checkout, so results compare across clones.
     options: { ...options, out: options.out && path.relative(ROOT, path.resolve(options.out)) },
-    torch: torch === undefined ? null : {
-      ...torch,
-      python: torch.python.startsWith(ROOT) ? path.relative(ROOT, torch.python) : torch.python,
-    },
+    // Every torch measured; each measure names its own in `torch`. Folders are left out, as they
+    // are machine paths.
+    torch: torch.map((t) => ({ python: shownPath(t.python), version: t.version })),
     lines,
     measures: records,
   };

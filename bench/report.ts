@@ -19,10 +19,10 @@ export const BENCH_RUNTIMES = ["deno", "bun", "node"] as const;
 export type BenchRuntime = typeof BENCH_RUNTIMES[number];
 
 /**
- * Models with a tfjs measure and a PyTorch twin. A new model (CycleGAN, DDPM) adds its name here
- * and a row to the `MODELS` table in `bench/bench.ts`.
+ * Models with a tfjs measure and a PyTorch twin. A new model adds its name here and a row to the
+ * `MODELS` table in `bench/bench.ts`.
  */
-export const BENCH_MODELS = ["dcgan", "cyclegan", "cyclegan-dc"] as const;
+export const BENCH_MODELS = ["dcgan", "cyclegan", "cyclegan-dc", "ddpm"] as const;
 
 /** A model the bench can measure. */
 export type BenchModel = typeof BENCH_MODELS[number];
@@ -51,7 +51,7 @@ export interface BenchOptions {
   readonly models: readonly BenchModel[];
   /** The 2,000-iteration memory soak. */
   readonly long: boolean;
-  /** Python with torch to use; found automatically when absent. */
+  /** The one Python with torch to use; when absent, every torch install found is measured. */
   readonly python: string | undefined;
   /** Skip the PyTorch side. */
   readonly noTorch: boolean;
@@ -71,9 +71,9 @@ export type ParsedBenchArgs =
 /** The usage text of `deno task bench`. */
 export const BENCH_USAGE = `Usage: deno task bench [flags]
 
-Times one training iteration (batch 16, 64x64, one D step and one G step, least squares,
-DiffAugment off) of each model on each tfjs backend and of the same network in PyTorch, in the
-same run, and prints one line per measure with the ratio at equal thread counts.
+Times one training iteration of each model (the trainer's step at its defaults) on each tfjs
+backend and of the same network in PyTorch, in the same run, and prints one line per measure with
+the ratio at equal thread counts, against the faster PyTorch when several are installed.
 
   --iters N         timed iterations per tfjs measure (default 20; 2000 with --long)
   --warmup N        untimed iterations first (default 3)
@@ -82,9 +82,11 @@ same run, and prints one line per measure with the ratio at equal thread counts.
                     wasm and cpu run on one thread and are compared with PyTorch on one
   --backends LIST   tensorflow,wasm (default), also cpu (~480 s an iteration) and webgpu
   --runtime LIST    deno (default), bun, node; with several, each is compared with the first
-  --models LIST     dcgan (default), cyclegan (patch Ds, cycle loss), cyclegan-dc (DCGAN Ds)
+  --models LIST     dcgan (default; batch 16, 64x64, one D and one G step), cyclegan (patch Ds,
+                    cycle loss), cyclegan-dc (DCGAN Ds), ddpm (batch 16, 32x32, U-Net width 16)
   --long            ${LONG_ITERS} iterations, memory sampled along the way (flat-memory check)
-  --python PATH     Python with torch (default: .venv/bin/python, then python3)
+  --python PATH     measure this Python's torch only (default: every distinct torch among
+                    .venv/bin/python, python3 and /usr/bin/python3; ratios use the faster)
   --no-torch        skip the PyTorch side
   --out FILE        JSON results (default bench/results/<time>.json)
   --timeout S       limit per child process in seconds (default 3600)
@@ -339,6 +341,26 @@ export function parseMeasureOutput(stdout: string): MeasureResult | MeasureFailu
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Picks the reference of a comparison among several measures of it, e.g. one per PyTorch
+ * install: the fastest, and the first of equals.
+ *
+ * @param items Candidates, in the order they were measured.
+ * @param ms Milliseconds per iteration of one candidate (its median).
+ * @returns The candidate with the fewest milliseconds, or undefined when there is none.
+ * @example
+ * ```ts
+ * pickFastest([{ v: "2.13", ms: 250 }, { v: "1.13", ms: 210 }], (m) => m.ms); // the 1.13 one
+ * ```
+ */
+export function pickFastest<T>(items: readonly T[], ms: (item: T) => number): T | undefined {
+  let best: T | undefined;
+  for (const item of items) {
+    if (best === undefined || ms(item) < ms(best)) best = item;
+  }
+  return best;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type MeasureResult,
   parseBenchArgs,
   parseMeasureOutput,
+  pickFastest,
   resultFileName,
   rssFromStatus,
   summarizeTimes,
@@ -67,10 +68,16 @@ test("parseBenchArgs reads lists, counts and both flag spellings", () => {
   assert.is(o.noTorch, true);
 });
 
-test("parseBenchArgs --models takes the CycleGAN and rejects an unknown model", () => {
+test("parseBenchArgs --models takes the CycleGAN and the DDPM and rejects an unknown model", () => {
   assert.equal(options(["--models", "cyclegan,dcgan"]).models, ["cyclegan", "dcgan"]);
   assert.equal(options(["--models", "cyclegan-dc"]).models, ["cyclegan-dc"]);
-  assert.ok(message(["--models", "cyclegan,ddpm"]).includes("ddpm"));
+  assert.equal(options(["--models", "ddpm,dcgan"]).models, ["ddpm", "dcgan"]);
+  assert.match(message(["--models", "cyclegan,vae"]), 'got "vae"');
+});
+
+test("parseBenchArgs leaves --python unset unless given, so every torch is measured", () => {
+  assert.is(options([]).python, undefined);
+  assert.is(options(["--python=.venv/bin/python"]).python, ".venv/bin/python");
 });
 
 test("parseBenchArgs --long runs 2000 iterations unless --iters says otherwise", () => {
@@ -103,6 +110,17 @@ test("parseMeasureOutput reads the last marked line and ignores the rest", () =>
   assert.is(parseMeasureOutput("no result\n"), undefined);
   assert.is(parseMeasureOutput("BENCH_RESULT {not json\n"), undefined);
   assert.is(parseMeasureOutput("BENCH_RESULT [1]\n"), undefined);
+});
+
+test("pickFastest takes the lowest time, the first of equals, and nothing from nothing", () => {
+  const measures = [
+    { version: "2.13.0+cpu", ms: 250 },
+    { version: "1.13.0a0", ms: 210 },
+    { version: "1.13.1", ms: 210 },
+  ];
+  assert.is(pickFastest(measures, (m) => m.ms)?.version, "1.13.0a0");
+  assert.is(pickFastest(measures.slice(0, 1), (m) => m.ms)?.version, "2.13.0+cpu");
+  assert.is(pickFastest([], (m: { ms: number }) => m.ms), undefined);
 });
 
 test("formatMs keeps one decimal below 100 ms only", () => {
