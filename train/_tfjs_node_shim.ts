@@ -1,5 +1,15 @@
 /**
- * Loads `@tensorflow/tfjs-node` (the libtensorflow backend) under Deno and Bun.
+ * Loads the libtensorflow backend ("tensorflow") under Deno and Bun, from
+ * `@tensorflow/tfjs-node-gpu` when its addon is built and from `@tensorflow/tfjs-node` otherwise.
+ *
+ * Both packages ship the same JavaScript and the same binding source (in tensorflow/tfjs,
+ * tfjs-node-gpu's `src` links to tfjs-node's; the 4.22.0 packages' `dist` and `binding` folders
+ * are identical); only the package name differs, and both register the backend under the name
+ * "tensorflow". Which one loads is chosen once per process by {@link chooseTfjsNode}:
+ * tfjs-node-gpu when its addon is built, else tfjs-node; `CATGAN_TENSORFLOW=cpu` or `=gpu`
+ * forces one. tfjs-node-gpu is never a dependency in package.json: its install script downloads
+ * libtensorflow from a Google bucket, so `deno task setup:tensorflow --gpu` installs it with
+ * scripts off and builds its addon.
  *
  * Three things stand between a plain `import("@tensorflow/tfjs-node")` and a working backend:
  *
@@ -21,12 +31,22 @@ import process from "node:process";
 import util from "node:util";
 import * as tf from "@tensorflow/tfjs";
 
+/** The two packages that provide the "tensorflow" backend, without the `@tensorflow/` scope. */
+export type TfjsNodePackage = "tfjs-node" | "tfjs-node-gpu";
+
+/** The variable that forces a package: "cpu" for tfjs-node, "gpu" for tfjs-node-gpu. */
+export const TENSORFLOW_ENV = "CATGAN_TENSORFLOW";
+
 /** What a successful load reports. */
 export interface TfjsNodeInfo {
-  /** Version of the @tensorflow/tfjs-node package, e.g. "4.22.0". */
+  /** The package that loaded. */
+  readonly package: TfjsNodePackage;
+  /** Version of that package, e.g. "4.22.0". */
   readonly version: string;
   /** Version of the libtensorflow the addon runs on, e.g. "2.21.0". */
   readonly libtensorflowVersion: string;
+  /** Whether libtensorflow found a GPU and runs ops there (never for tfjs-node). */
+  readonly usingGpu: boolean;
 }
 
 /** The result of {@link loadTfjsNode}: loaded, or a one-sentence reason why not. */
@@ -34,33 +54,69 @@ export type TfjsNodeLoad =
   | { readonly ok: true; readonly info: TfjsNodeInfo }
   | { readonly ok: false; readonly reason: string };
 
+/** The installed folders of both packages; undefined where one is not installed. */
+export interface TfjsNodeDirs {
+  /** The `@tensorflow/tfjs-node` folder. */
+  readonly cpu: string | undefined;
+  /** The `@tensorflow/tfjs-node-gpu` folder. */
+  readonly gpu: string | undefined;
+}
+
+/** The result of {@link chooseTfjsNode}: the package to load, or why none can be. */
+export type TfjsNodeChoice =
+  | {
+    readonly ok: true;
+    readonly package: TfjsNodePackage;
+    /** The package folder. */
+    readonly packageDir: string;
+    /** Its built addon, `lib/napi-v8/tfjs_binding.node`. */
+    readonly addon: string;
+  }
+  | { readonly ok: false; readonly reason: string };
+
 const require = createRequire(import.meta.url);
 
 let loaded: TfjsNodeLoad | undefined;
 
 /**
- * Finds the tfjs-node package folder, or undefined when it is not installed.
+ * Finds the folder of tfjs-node or tfjs-node-gpu, or undefined when it is not installed.
  *
+ * @param name The package, tfjs-node unless given.
  * @returns The absolute folder path.
  * @example
  * ```ts
  * const dir = findTfjsNodeDir(); // ".../node_modules/@tensorflow/tfjs-node"
+ * const gpuDir = findTfjsNodeDir("tfjs-node-gpu"); // undefined unless setup --gpu installed it
  * ```
  */
-export function findTfjsNodeDir(): string | undefined {
+export function findTfjsNodeDir(name: TfjsNodePackage = "tfjs-node"): string | undefined {
   try {
-    return dirname(require.resolve("@tensorflow/tfjs-node/package.json"));
+    return dirname(require.resolve(`@tensorflow/${name}/package.json`));
   } catch {
     return undefined;
   }
 }
 
 /**
- * Returns the path where the tfjs-node native addon must be once built.
+ * Finds the installed folders of both packages.
  *
- * The addon is built for N-API 8, the highest version tfjs-node 4.22 declares.
+ * @returns Both folders, each undefined when its package is not installed.
+ * @example
+ * ```ts
+ * const dirs = findTfjsNodeDirs(); // { cpu: ".../tfjs-node", gpu: undefined }
+ * ```
+ */
+export function findTfjsNodeDirs(): TfjsNodeDirs {
+  return { cpu: findTfjsNodeDir("tfjs-node"), gpu: findTfjsNodeDir("tfjs-node-gpu") };
+}
+
+/**
+ * Returns the path where the native addon of tfjs-node or tfjs-node-gpu must be once built.
  *
- * @param packageDir The tfjs-node package folder.
+ * The addon is built for N-API 8, the highest version tfjs-node 4.22 declares; tfjs-node-gpu
+ * declares the same.
+ *
+ * @param packageDir The package folder.
  * @returns The absolute path of `tfjs_binding.node`.
  * @example
  * ```ts
@@ -69,6 +125,79 @@ export function findTfjsNodeDir(): string | undefined {
  */
 export function addonPath(packageDir: string): string {
   return join(packageDir, "lib", "napi-v8", "tfjs_binding.node");
+}
+
+function setupCommand(name: TfjsNodePackage): string {
+  return name === "tfjs-node-gpu"
+    ? "`deno task setup:tensorflow --gpu`"
+    : "`deno task setup:tensorflow`";
+}
+
+function pick(name: TfjsNodePackage, packageDir: string | undefined): TfjsNodeChoice {
+  if (packageDir === undefined) {
+    const hint = name === "tfjs-node-gpu" ? `, run ${setupCommand(name)}` : "";
+    return { ok: false, reason: `@tensorflow/${name} is not installed${hint}` };
+  }
+  const addon = addonPath(packageDir);
+  if (!existsSync(addon)) {
+    return {
+      ok: false,
+      reason: `the ${name} native addon is not built, run ${setupCommand(name)}`,
+    };
+  }
+  return { ok: true, package: name, packageDir, addon };
+}
+
+/**
+ * Chooses which package provides the "tensorflow" backend, from the installed folders and the
+ * value of `CATGAN_TENSORFLOW`.
+ *
+ * Unset, empty or "auto": tfjs-node-gpu when it is installed and its addon file exists, else
+ * tfjs-node (with today's reasons when that is missing or unbuilt). "cpu": tfjs-node only. "gpu":
+ * tfjs-node-gpu only. Any other value is refused. Reads only whether each addon file exists; it
+ * loads nothing.
+ *
+ * @param dirs The package folders, as {@link findTfjsNodeDirs} returns them.
+ * @param preference The value of `CATGAN_TENSORFLOW`.
+ * @returns The package, its folder and addon path, or a one-sentence reason.
+ * @example
+ * ```ts
+ * const choice = chooseTfjsNode(findTfjsNodeDirs(), process.env.CATGAN_TENSORFLOW);
+ * const addon = choice.ok ? choice.addon : undefined; // ".../tfjs_binding.node" once built
+ * ```
+ */
+export function chooseTfjsNode(dirs: TfjsNodeDirs, preference: string | undefined): TfjsNodeChoice {
+  switch (preference ?? "") {
+    case "":
+    case "auto": {
+      const gpu = pick("tfjs-node-gpu", dirs.gpu);
+      return gpu.ok ? gpu : pick("tfjs-node", dirs.cpu);
+    }
+    case "cpu":
+      return pick("tfjs-node", dirs.cpu);
+    case "gpu":
+      return pick("tfjs-node-gpu", dirs.gpu);
+    default:
+      return {
+        ok: false,
+        reason: `${TENSORFLOW_ENV} must be "auto", "cpu" or "gpu", got "${preference}"`,
+      };
+  }
+}
+
+/**
+ * Chooses the package this process would load: {@link chooseTfjsNode} on the installed folders
+ * and the current `CATGAN_TENSORFLOW`.
+ *
+ * @returns The package, its folder and addon path, or a one-sentence reason.
+ * @example
+ * ```ts
+ * const choice = selectTfjsNode();
+ * const tensorflowAvailable = choice.ok;
+ * ```
+ */
+export function selectTfjsNode(): TfjsNodeChoice {
+  return chooseTfjsNode(findTfjsNodeDirs(), process.env[TENSORFLOW_ENV]);
 }
 
 function patchNodeUtil(): void {
@@ -94,13 +223,61 @@ function describeError(error: unknown): string {
 }
 
 /**
- * Loads `@tensorflow/tfjs-node` once per process, registering the "tensorflow" backend in the
- * same tfjs engine as `import * as tf from "@tensorflow/tfjs"`.
+ * Describes a loaded package in one line for the log, naming the package and, for tfjs-node-gpu,
+ * whether libtensorflow found a GPU.
+ *
+ * @param info What {@link loadTfjsNode} reported.
+ * @returns E.g. "tfjs-node 4.22.0 on libtensorflow 2.21.0" or
+ *   "tfjs-node-gpu 4.22.0 on libtensorflow 2.21.0, on GPU".
+ * @example
+ * ```ts
+ * const line = describeTfjsNode({
+ *   package: "tfjs-node-gpu",
+ *   version: "4.22.0",
+ *   libtensorflowVersion: "2.21.0",
+ *   usingGpu: false,
+ * }); // "tfjs-node-gpu 4.22.0 on libtensorflow 2.21.0, no GPU found: on CPU"
+ * ```
+ */
+export function describeTfjsNode(info: TfjsNodeInfo): string {
+  const line = `${info.package} ${info.version} on libtensorflow ${info.libtensorflowVersion}`;
+  if (info.package === "tfjs-node") return line;
+  return `${line}, ${info.usingGpu ? "on GPU" : "no GPU found: on CPU"}`;
+}
+
+/** The parts of tfjs-node's NodeJSKernelBackend read here. */
+interface NodeBackend {
+  readonly binding?: { readonly TF_Version?: string };
+  readonly isUsingGpuDevice?: boolean;
+}
+
+async function importPackage(choice: { readonly package: TfjsNodePackage; packageDir: string }) {
+  if (choice.package === "tfjs-node") return await import("@tensorflow/tfjs-node");
+
+  // tfjs-node-gpu is in neither package.json nor the import map (setup --gpu installs it), so
+  // it is required by its folder; it requires the same hoisted @tensorflow/tfjs as ours.
+  // Limitation: tfjs-node-gpu has loaded here only with an addon that setup --gpu built from the
+  // tensorflow-cpu wheel standing in for the CUDA one (no GPU and no CUDA wheel where this
+  // project is built); its CUDA build has never loaded, so CUDA library errors and GPU
+  // placement are unchecked.
+  return require(choice.packageDir) as { version?: Record<string, string | undefined> };
+}
+
+/**
+ * Loads tfjs-node-gpu or tfjs-node (see {@link chooseTfjsNode}) once per process, registering
+ * the "tensorflow" backend in the same tfjs engine as `import * as tf from "@tensorflow/tfjs"`.
  *
  * Never throws; a failure is returned with a one-sentence reason. The result is cached, so later
- * calls return at once. Importing tfjs-node also makes "tensorflow" the active backend.
+ * calls return at once and a change to `CATGAN_TENSORFLOW` after the first call has no effect.
+ * Importing either package also makes "tensorflow" the active backend.
  *
- * @returns Whether it loaded, with versions or the reason.
+ * When tfjs-node-gpu is chosen and fails to load, tfjs-node is not tried in its place: a failed
+ * import can leave tfjs-node-gpu's "tensorflow" factory registered (tfjs keeps the first one) and
+ * its libtensorflow_cc.so.2 loaded (the dynamic loader would reuse it for tfjs-node's addon, same
+ * soname), so the retry could silently run on the GPU build. The reason says to set
+ * `CATGAN_TENSORFLOW=cpu` and start again.
+ *
+ * @returns Whether it loaded, with the package, versions and GPU use, or the reason.
  * @example
  * ```ts
  * const result = await loadTfjsNode();
@@ -109,21 +286,24 @@ function describeError(error: unknown): string {
  */
 export async function loadTfjsNode(): Promise<TfjsNodeLoad> {
   if (loaded !== undefined) return loaded;
-  loaded = await loadOnce();
+  loaded = await loadTfjsNodeChoice(selectTfjsNode());
   return loaded;
 }
 
-async function loadOnce(): Promise<TfjsNodeLoad> {
-  const packageDir = findTfjsNodeDir();
-  if (packageDir === undefined) {
-    return { ok: false, reason: "@tensorflow/tfjs-node is not installed" };
-  }
-  if (!existsSync(addonPath(packageDir))) {
-    return {
-      ok: false,
-      reason: "the tfjs-node native addon is not built, run `deno task setup:tensorflow`",
-    };
-  }
+/**
+ * Loads the package a {@link chooseTfjsNode} result names, without the cache of
+ * {@link loadTfjsNode}. Tests call it with fake package folders; everything else calls
+ * `loadTfjsNode`, since a real package must load at most once per process.
+ *
+ * @param choice The package to load, or a reason, which is returned as it is.
+ * @returns Whether it loaded, with the package, versions and GPU use, or the reason.
+ * @example
+ * ```ts
+ * const result = await loadTfjsNodeChoice(selectTfjsNode());
+ * ```
+ */
+export async function loadTfjsNodeChoice(choice: TfjsNodeChoice): Promise<TfjsNodeLoad> {
+  if (!choice.ok) return choice;
 
   // Quiet libtensorflow's info and warning lines unless the user asked for them.
   // Limitation: libtensorflow still prints two lines to stderr on load ("All log messages before
@@ -134,22 +314,27 @@ async function loadOnce(): Promise<TfjsNodeLoad> {
   process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
   patchNodeUtil();
 
+  const name = choice.package;
   try {
-    const module = await import("@tensorflow/tfjs-node");
+    const module = await importPackage(choice);
 
     // A second copy of tfjs would leave "tensorflow" registered where our tf calls never look.
     if (tf.findBackendFactory("tensorflow") === null) {
-      return { ok: false, reason: "tfjs-node registered its backend in another copy of tfjs" };
+      return { ok: false, reason: `${name} registered its backend in another copy of tfjs` };
     }
-    const backend = tf.findBackend("tensorflow") as { binding?: { TF_Version?: string } } | null;
+    const backend = tf.findBackend("tensorflow") as NodeBackend | null;
     return {
       ok: true,
       info: {
-        version: module.version["tfjs-node"] ?? readVersion(packageDir),
+        package: name,
+        // Both packages report their own version under the key "tfjs-node".
+        version: module.version?.["tfjs-node"] ?? readVersion(choice.packageDir),
         libtensorflowVersion: backend?.binding?.TF_Version ?? "unknown",
+        usingGpu: backend?.isUsingGpuDevice === true,
       },
     };
   } catch (error) {
-    return { ok: false, reason: `loading tfjs-node failed: ${describeError(error)}` };
+    const hint = name === "tfjs-node-gpu" ? `; ${TENSORFLOW_ENV}=cpu loads tfjs-node instead` : "";
+    return { ok: false, reason: `loading ${name} failed: ${describeError(error)}${hint}` };
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Picks and starts the tfjs compute backend: libtensorflow through tfjs-node (fast, needs the
- * addon built by `deno task setup:tensorflow`), WebAssembly (always available), WebGPU (only if
- * its package is installed) or plain JavaScript.
+ * addon built by `deno task setup:tensorflow`) or through tfjs-node-gpu (preferred when
+ * `deno task setup:tensorflow --gpu` built its addon; `CATGAN_TENSORFLOW=cpu|gpu` forces one),
+ * WebAssembly (always available), WebGPU (only if its package is installed) or plain JavaScript.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { BackendError } from "./errors.ts";
 import { registerCpuKernels } from "./kernels_cpu.ts";
 import { registerWasmKernels } from "./kernels_wasm.ts";
 import { registerTensorflowKernels } from "./_kernels_tensorflow.ts";
-import { loadTfjsNode } from "./_tfjs_node_shim.ts";
+import { describeTfjsNode, loadTfjsNode } from "./_tfjs_node_shim.ts";
 
 /** A backend to ask for; `"auto"` means tensorflow when its addon loads, else wasm. */
 export type BackendName = "auto" | "tensorflow" | "wasm" | "webgpu" | "cpu";
@@ -21,7 +22,10 @@ export type BackendName = "auto" | "tensorflow" | "wasm" | "webgpu" | "cpu";
 export interface BackendInfo {
   /** The tfjs backend name now in use. */
   readonly name: "tensorflow" | "wasm" | "webgpu" | "cpu";
-  /** One line for the log, e.g. "tfjs-node 4.22.0 on libtensorflow 2.21.0". */
+  /**
+   * One line for the log, e.g. "tfjs-node 4.22.0 on libtensorflow 2.21.0" or
+   * "tfjs-node-gpu 4.22.0 on libtensorflow 2.21.0, on GPU".
+   */
   readonly detail: string;
 }
 
@@ -47,12 +51,13 @@ const initTensorflow = Effect.fn("backend.initTensorflow")(function* () {
   const load = yield* Effect.promise(() => loadTfjsNode());
   if (!load.ok) return yield* new BackendError({ backend: "tensorflow", reason: load.reason });
   yield* activate("tensorflow");
+
+  // tfjs-node-gpu registers the same backend name, "tensorflow", so these kernels apply to it.
+  // Limitation: on tfjs-node-gpu they run libtensorflow's GPU Conv2D, its two gradients (with
+  // EXPLICIT padding) and ReluGrad, which have never run on a GPU here: their results and speed
+  // there are unchecked.
   registerTensorflowKernels();
-  const { version, libtensorflowVersion } = load.info;
-  const info: BackendInfo = {
-    name: "tensorflow",
-    detail: `tfjs-node ${version} on libtensorflow ${libtensorflowVersion}`,
-  };
+  const info: BackendInfo = { name: "tensorflow", detail: describeTfjsNode(load.info) };
   return info;
 });
 
@@ -94,14 +99,18 @@ const initWebGpu = Effect.fn("backend.initWebGpu")(function* () {
  * Starts the requested tfjs backend and makes it the active one.
  *
  * `"auto"` tries tensorflow and falls back to wasm when the tfjs-node addon is missing or does
- * not load. Calling it again, with the same or another name, switches the active backend; each
- * backend's kernels are registered once per process. It prints nothing: the caller logs the
- * returned detail. It turns on tfjs's production mode, which silences tfjs's own console
- * warnings (such as the "install the node backend" hint on cpu).
+ * not load. The tensorflow backend comes from tfjs-node-gpu when its addon is built, else from
+ * tfjs-node; the environment variable `CATGAN_TENSORFLOW` set to `cpu` or `gpu` forces one, and
+ * is read once per process, at the first start of tensorflow. Calling it again, with the same or
+ * another name, switches the active backend; each backend's kernels are registered once per
+ * process. It prints nothing: the caller logs the returned detail. It turns on tfjs's production
+ * mode, which silences tfjs's own console warnings (such as the "install the node backend" hint
+ * on cpu).
  *
- * Fails with `BackendError` when the backend cannot start: the tfjs-node addon is not built
- * (the reason names `deno task setup:tensorflow`), the WebGPU package is not installed, or tfjs
- * rejects the backend. Needs no services.
+ * Fails with `BackendError` when the backend cannot start: the chosen tfjs-node package is not
+ * installed or its addon is not built (the reason names `deno task setup:tensorflow`, with `--gpu`
+ * for tfjs-node-gpu), it fails to load, `CATGAN_TENSORFLOW` is not `auto`, `cpu` or `gpu`, the
+ * WebGPU package is not installed, or tfjs rejects the backend. Needs no services.
  *
  * @param name The backend to start.
  * @returns The backend now in use, with a one-line description.

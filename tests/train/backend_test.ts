@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import process from "node:process";
 import * as tf from "@tensorflow/tfjs";
@@ -6,7 +5,7 @@ import { Effect, Exit } from "effect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { type BackendName, initBackend } from "../../train/backend.ts";
-import { addonPath, findTfjsNodeDir } from "../../train/_tfjs_node_shim.ts";
+import { selectTfjsNode } from "../../train/_tfjs_node_shim.ts";
 import {
   assertClose,
   conv2dBackpropFilterRef,
@@ -22,8 +21,11 @@ import {
 
 const Backend = suite("backend");
 
-const tfjsNodeDir = findTfjsNodeDir();
-const ADDON_BUILT = tfjsNodeDir !== undefined && existsSync(addonPath(tfjsNodeDir));
+// The package initBackend("tensorflow") loads here: tfjs-node-gpu when its addon is built, else
+// tfjs-node, unless CATGAN_TENSORFLOW forces one (tests/train/tfjs_node_shim_test.ts).
+const TENSORFLOW_CHOICE = selectTfjsNode();
+const ADDON_BUILT = TENSORFLOW_CHOICE.ok;
+const TENSORFLOW_PACKAGE = TENSORFLOW_CHOICE.ok ? TENSORFLOW_CHOICE.package : "tfjs-node";
 const REQUIRE_TENSORFLOW = process.env.CATGAN_REQUIRE_TENSORFLOW === "1";
 const WEBGPU_INSTALLED = (() => {
   try {
@@ -200,16 +202,21 @@ for (const name of ["cpu", "wasm"] as const) {
 }
 
 if (ADDON_BUILT) {
-  Backend('initBackend("tensorflow") starts libtensorflow (addon built)', async () => {
+  Backend(`initBackend("tensorflow") starts libtensorflow from ${TENSORFLOW_PACKAGE}`, async () => {
     const info = await start("tensorflow");
     assert.is(info.name, "tensorflow");
     assert.is(tf.getBackend(), "tensorflow");
-    assert.match(info.detail, /^tfjs-node 4\.22\.0 on libtensorflow 2\.\d+/);
+    // tfjs-node's line is unchanged by tfjs-node-gpu support; tfjs-node-gpu's says where it runs.
+    const detail = TENSORFLOW_PACKAGE === "tfjs-node"
+      ? /^tfjs-node 4\.22\.0 on libtensorflow 2\.\d+\.\d+$/
+      : /^tfjs-node-gpu 4\.22\.0 on libtensorflow 2\.\d+\.\d+, (on GPU|no GPU found: on CPU)$/;
+    assert.match(info.detail, detail);
     assert.ok(tf.engine().registryFactory.tensorflow !== undefined, "registered in our tfjs");
   });
 
   Backend(
-    "conv2d, its gradients, conv2dTranspose and matMul match direct loops on tensorflow (addon built)",
+    "conv2d, its gradients, conv2dTranspose and matMul match direct loops on tensorflow " +
+      "(addon built)",
     async () => {
       await start("tensorflow");
       const before = tf.memory().numTensors;
@@ -249,14 +256,15 @@ if (ADDON_BUILT) {
   Backend('initBackend("tensorflow") fails with BackendError (addon not built)', async () => {
     if (REQUIRE_TENSORFLOW) {
       assert.unreachable(
-        "CATGAN_REQUIRE_TENSORFLOW=1 but the tfjs-node addon is not built: " +
-          "run `deno task setup:tensorflow`",
+        "CATGAN_REQUIRE_TENSORFLOW=1 but the tensorflow backend is unavailable: " +
+          (TENSORFLOW_CHOICE.ok ? "" : TENSORFLOW_CHOICE.reason),
       );
     }
     const exit = await Effect.runPromiseExit(initBackend("tensorflow"));
     assert.ok(Exit.isFailure(exit));
     const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined;
     assert.ok(error !== undefined && error._tag === "Fail" && error.error._tag === "BackendError");
+    assert.is(error.error.reason, TENSORFLOW_CHOICE.ok ? "" : TENSORFLOW_CHOICE.reason);
   });
 
   Backend('initBackend("auto") falls back to wasm (addon not built)', async () => {
