@@ -22,9 +22,16 @@
  * - `--optional`: on failure print why and exit 0, so `npm install` (postinstall) still succeeds;
  *   the wasm backend remains available.
  * - `--force`: rebuild even when a working addon is present.
- * - `--gpu`: use the CUDA `tensorflow` wheel and build @tensorflow/tfjs-node-gpu instead (which
- *   must be installed first). Untested here: this machine has no GPU, and the CUDA libraries the
- *   wheel needs (the `nvidia-*` pip packages) are not downloaded, so they must already be on the
+ * - `--gpu`: use the CUDA `tensorflow` wheel and build @tensorflow/tfjs-node-gpu instead. That
+ *   package is not a dependency in package.json (its own install script downloads libtensorflow
+ *   from a Google bucket); when it is missing, this installs it first with
+ *   `npm install --no-save --ignore-scripts @tensorflow/tfjs-node-gpu@<tfjs-node's version>`, so
+ *   package.json and the lock file stay as they are, and a later `npm ci`, `npm install` or
+ *   another `npm install --no-save` removes it again (rerun `--gpu` then). Once its addon is
+ *   built, the trainer's tensorflow backend loads it in preference to tfjs-node
+ *   (`CATGAN_TENSORFLOW=cpu` keeps tfjs-node). Untested with the CUDA wheel: the machines this
+ *   project is built on have no GPU and cannot download that wheel, and the CUDA libraries it
+ *   needs (the `nvidia-*` pip packages) are not downloaded, so they must already be on the
  *   library path.
  *
  * Measured on 2 cores with the wheel already cached: about 10 s and 816 MB under node_modules
@@ -198,9 +205,9 @@ function findWheel(target: Target): string | undefined {
 const downloadWheel = Effect.fn("setup_tensorflow.downloadWheel")(function* (target: Target) {
   const cached = findWheel(target);
   if (cached !== undefined) return cached;
-  say(
-    `setup:tensorflow: downloading ${target.wheel} ${TF_VERSION} (about 270 MB) with pip`,
-  );
+  // The size is measured for the CPU wheel only; the CUDA wheel was never downloaded here.
+  const size = target.wheel === "tensorflow-cpu" ? " (about 270 MB)" : "";
+  say(`setup:tensorflow: downloading ${target.wheel} ${TF_VERSION}${size} with pip`);
   fs.mkdirSync(CACHE_DIR, { recursive: true });
   yield* run([
     "python3",
@@ -228,13 +235,15 @@ const downloadWheel = Effect.fn("setup_tensorflow.downloadWheel")(function* (tar
 /** Python that copies the libraries and the listed headers out of the wheel. */
 const EXTRACT_PY = `
 import os, shutil, sys, zipfile
-wheel, deps, libs, prefixes = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4].split(",")
+wheel, deps = sys.argv[1], sys.argv[2]
+libs, prefixes = sys.argv[3].split(","), sys.argv[4].split(",")
 with zipfile.ZipFile(wheel) as z:
     names = set(z.namelist())
     for lib in libs:
         if lib not in names:
             sys.exit("missing " + lib + " in the wheel")
-        with z.open(lib) as src, open(os.path.join(deps, "lib", os.path.basename(lib)), "wb") as dst:
+        out = os.path.join(deps, "lib", os.path.basename(lib))
+        with z.open(lib) as src, open(out, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     for name in names:
         if name.endswith("/") or not any(name.startswith(p) for p in prefixes):
@@ -314,9 +323,53 @@ function megabytes(bytes: number): string {
   return `${Math.round(bytes / 1e6)} MB`;
 }
 
+/** The version of the tfjs-node dependency, which tfjs-node-gpu must match. */
+function tfjsNodeVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+  };
+  return pkg.dependencies?.["@tensorflow/tfjs-node"] ?? "4.22.0";
+}
+
+/**
+ * Installs @tensorflow/tfjs-node-gpu with npm, without saving it and without its install script
+ * (which would download libtensorflow from a Google bucket).
+ */
+const installGpuPackage = Effect.fn("setup_tensorflow.installGpuPackage")(function* (
+  target: Target,
+) {
+  const step = "install @tensorflow/tfjs-node-gpu";
+  // Limitation: in a node_modules filled by `deno install` (packages under node_modules/.deno),
+  // npm would re-lay the whole folder, so --gpu stops here and the package must be added by hand.
+  if (fs.existsSync(path.join(ROOT, "node_modules", ".deno"))) {
+    return yield* new SetupError({
+      step,
+      reason:
+        "node_modules was filled by `deno install`, which this script does not change with npm",
+    });
+  }
+  if (!hasTool("npm", ["--version"])) {
+    return yield* new SetupError({ step, reason: "npm is missing (it installs the package)" });
+  }
+  const spec = `@tensorflow/tfjs-node-gpu@${tfjsNodeVersion()}`;
+  say(`setup:tensorflow: installing ${spec} with npm (not saved, install script off)`);
+  yield* run(
+    ["npm", "install", "--no-save", "--ignore-scripts", "--no-audit", "--no-fund", spec],
+    { step },
+  );
+  if (!fs.existsSync(path.join(target.packageDir, "package.json"))) {
+    return yield* new SetupError({
+      step,
+      reason: `npm finished but ${path.relative(ROOT, target.packageDir)} is not there`,
+    });
+  }
+});
+
 const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
   const target = targetFor(flags);
-  if (!fs.existsSync(path.join(target.packageDir, "package.json"))) {
+  const installed = fs.existsSync(path.join(target.packageDir, "package.json"));
+  if (!installed && flags.gpu) yield* installGpuPackage(target);
+  if (!installed && !flags.gpu) {
     return yield* new SetupError({
       step: "build the tensorflow addon",
       reason: `${path.relative(ROOT, target.packageDir)} is not installed, run npm install first`,
@@ -339,6 +392,9 @@ const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
 
   const version = loadAddon(target);
   if (version !== TF_VERSION) {
+    // The trainer prefers any tfjs-node-gpu addon file it finds; a broken one must not hide a
+    // working tfjs-node.
+    if (flags.gpu) fs.rmSync(addonPath(target), { force: true });
     return yield* new SetupError({
       step: "load the built addon",
       reason: `expected libtensorflow ${TF_VERSION}, got ${version ?? "a load error"}`,
@@ -353,6 +409,12 @@ const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
     `setup:tensorflow: built on libtensorflow ${version} in ${seconds} s ` +
       `(libraries ${deps}, wheel cache ${cache} in .tensorflow/, safe to delete)`,
   );
+  if (flags.gpu) {
+    say(
+      "setup:tensorflow: --backend tensorflow now loads tfjs-node-gpu " +
+        "(CATGAN_TENSORFLOW=cpu loads tfjs-node)",
+    );
+  }
 });
 
 if (import.meta.main) {
@@ -363,8 +425,11 @@ if (import.meta.main) {
     const text = error instanceof Error ? error.message : String(error);
     complain(`setup:tensorflow: ${text}`);
     complain(
-      "setup:tensorflow: the tensorflow backend is unavailable; the wasm backend remains " +
-        "available (--backend wasm)",
+      flags.gpu
+        ? "setup:tensorflow: tfjs-node-gpu is unavailable; the tensorflow backend still loads " +
+          "tfjs-node where its addon is built"
+        : "setup:tensorflow: the tensorflow backend is unavailable; the wasm backend remains " +
+          "available (--backend wasm)",
     );
     process.exitCode = flags.optional ? 0 : 1;
   }
