@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { buildDiscriminator, discriminate } from "./dcgan.ts";
-import { conv, initFilter, instanceNorm, type Params, upsample2x } from "./layers.ts";
+import { conv, initFilter, instanceNorm, type Params, upsampleConv } from "./layers.ts";
 
 /** Residual blocks in each generator, at 16x16 (the three). */
 export const RESIDUAL_BLOCKS = 3;
@@ -87,8 +87,8 @@ export function translate(params: Params, x: tf.Tensor4D): tf.Tensor4D {
     }
 
     // Decoder: [batch, 32, 32, d], then [batch, 64, 64, 3]; no norm on the last layer.
-    h = tf.relu(instanceNorm(conv(upsample2x(h), { filter: params.up1, stride: 1, pad: 1 })));
-    return tf.tanh(conv(upsample2x(h), { filter: params.up2, stride: 1, pad: 1 }));
+    h = tf.relu(instanceNorm(upsampleConv(h, { filter: params.up1 })));
+    return tf.tanh(upsampleConv(h, { filter: params.up2 }));
   });
 }
 

@@ -6,7 +6,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { conv, initFilter, initUniform, instanceNorm, type Params, upsample2x } from "./layers.ts";
+import {
+  conv,
+  initFilter,
+  initUniform,
+  instanceNorm,
+  type Params,
+  upsampleConv,
+} from "./layers.ts";
 
 /** Length of the noise vector z. */
 export const NOISE_SIZE = 100;
@@ -72,7 +79,7 @@ export function generate(params: Params, z: tf.Tensor2D): tf.Tensor4D {
     let h = tf.reshape(tf.matMul(z, params.project), [z.shape[0], 4, 4, channels]) as tf.Tensor4D;
     h = tf.relu(instanceNorm(h));
     for (let i = 1; i <= 4; i++) {
-      h = conv(upsample2x(h), { filter: params[`up${i}`], stride: 1, pad: 1 });
+      h = upsampleConv(h, { filter: params[`up${i}`] });
       h = i < 4 ? tf.relu(instanceNorm(h)) : tf.tanh(h);
     }
     // [batch, 64, 64, 3]

@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { conv, initFilter, initUniform, type Params, upsample2x } from "./layers.ts";
+import { conv, initFilter, initUniform, type Params, upsampleConv } from "./layers.ts";
 
 /** Diffusion steps T of the paper. */
 export const DDPM_TIMESTEPS = 1000;
@@ -281,6 +281,12 @@ function convBias(params: Params, name: string, x: tf.Tensor4D, stride = 1): tf.
   return tf.add(conv(x, { filter, stride, pad }), params[`${name}.b`]) as tf.Tensor4D;
 }
 
+/** `convBias` of the nearest 2x upsampling of `x`, as one transposed conv (see upsampleConv). */
+function upsampleConvBias(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
+  const filter = params[`${name}.w`];
+  return tf.add(upsampleConv(x, { filter }), params[`${name}.b`]) as tf.Tensor4D;
+}
+
 function denseBias(params: Params, name: string, x: tf.Tensor2D): tf.Tensor2D {
   return tf.add(
     tf.matMul(x, params[`${name}.w`] as tf.Tensor2D),
@@ -346,7 +352,7 @@ export function predictNoise(params: Params, input: NoiseInput): tf.Tensor4D {
     // Up: mirror image, concatenating the skip of the same resolution on the channel axis.
     for (let level = last; level >= 0; level--) {
       h = resBlock(params, `up${level}`, tf.concat([h, skips[level]], 3), emb);
-      if (level > 0) h = convBias(params, `up${level}.up`, upsample2x(h));
+      if (level > 0) h = upsampleConvBias(params, `up${level}.up`, h);
     }
     return convBias(params, "out.conv", silu(groupNorm(params, "out.norm", h)) as tf.Tensor4D);
   });

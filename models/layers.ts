@@ -149,6 +149,86 @@ export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
+ * The 0/1 matrix `[k + 1, k]` that folds a k-tap filter along one axis into the (k + 1)-tap
+ * filter of a stride-2 transposed convolution (see {@link upsampleConv}).
+ *
+ * Output position `o` of `conv(upsample2x(x))` reads input pixel `floor((o + t - p) / 2)` through
+ * tap `t`; writing `o + t - p = 2m + r` (r is 0 or 1), the transposed convolution's tap that links
+ * output `o` to input `m` is `j = k - 1 - t + r`. So tap `t` lands in rows `k - 1 - t` and `k - t`.
+ */
+function foldRows(k: number): number[][] {
+  return Array.from(
+    { length: k + 1 },
+    (_, j) => Array.from({ length: k }, (_, t) => (j === k - 1 - t || j === k - t ? 1 : 0)),
+  );
+}
+
+/**
+ * The filter of the stride-2 transposed convolution equal to an odd `k x k` same-size conv after
+ * nearest 2x upsampling: `[k + 1, k + 1, outChannels, inChannels]`, each tap the sum of the
+ * original taps that read the same input pixel.
+ */
+function foldFilter(filter: tf.Tensor4D): tf.Tensor4D {
+  const [k, , inChannels, outChannels] = filter.shape;
+  const fold = tf.tensor2d(foldRows(k));
+  const rest = inChannels * outChannels;
+  // Fold the rows: [k + 1, k * rest] = fold [k + 1, k] x filter [k, k * rest].
+  const rows = tf.matMul(fold, tf.reshape(filter, [k, k * rest]));
+  // Bring the columns first and fold them the same way.
+  const byColumn = tf.reshape(tf.transpose(tf.reshape(rows, [k + 1, k, rest]), [1, 0, 2]), [
+    k,
+    (k + 1) * rest,
+  ]);
+  const both = tf.reshape(tf.matMul(fold, byColumn), [k + 1, k + 1, inChannels, outChannels]);
+  // [columns, rows, in, out] -> [rows, columns, out, in], the layout conv2dTranspose reads.
+  return tf.transpose(both, [1, 0, 3, 2]) as tf.Tensor4D;
+}
+
+/**
+ * `conv(upsample2x(x), filter, stride 1, pad (k - 1) / 2)` as one stride-2 transposed convolution.
+ *
+ * Nearest upsampling repeats every pixel in a 2x2 block, so each output pixel of the conv reads
+ * only `ceil(k / 2) + 1` distinct input pixels per axis; summing the taps that read the same pixel
+ * gives a `(k + 1) x (k + 1)` stride-2 transposed convolution on the small input. For the 3x3
+ * convs of the generators that is 4 multiply-adds per output pixel and channel pair instead of 9,
+ * and the 4x-larger upsampled tensor is never made. The result is the same function of `x` and
+ * `filter` (up to float rounding), the parameter is still the `k x k` filter, and gradients flow
+ * to it through the fold.
+ *
+ * @param x `[batch, h, w, inChannels]`.
+ * @param options The `[k, k, inChannels, outChannels]` filter, k odd.
+ * @returns `[batch, 2h, 2w, outChannels]`.
+ * @example
+ * ```ts
+ * const y = upsampleConv(tf.zeros([1, 4, 4, 8]) as tf.Tensor4D, {
+ *   filter: initFilter([3, 3, 8, 4], 1),
+ * }); // [1, 8, 8, 4]
+ * ```
+ */
+export function upsampleConv(
+  x: tf.Tensor4D,
+  options: { readonly filter: tf.Tensor },
+): tf.Tensor4D {
+  const filter = options.filter as tf.Tensor4D;
+  const [k, kw, , outChannels] = filter.shape;
+  if (k !== kw || k % 2 === 0) {
+    throw new Error(`upsampleConv needs an odd square filter, got ${k}x${kw}`);
+  }
+  return tf.tidy(() => {
+    const [batch, h, w] = x.shape;
+    // The forward conv this transposes: (k + 1)-tap, stride 2, padding (k - 1) / 2 per side,
+    // taking [2h, 2w] to [h, w].
+    return tf.conv2dTranspose(
+      x,
+      foldFilter(filter),
+      [batch, 2 * h, 2 * w, outChannels],
+      2,
+      (k - 1) / 2,
+    );
+  });
+}
+
+/**
  * Counts the scalars in a parameter set.
  *
  * @param params A network's parameters.

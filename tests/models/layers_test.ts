@@ -11,11 +11,14 @@ import {
   initUniform,
   instanceNorm,
   upsample2x,
+  upsampleConv,
 } from "../../models/layers.ts";
 import { type BackendName, initBackend } from "../../train/backend.ts";
 import { addonPath, findTfjsNodeDir } from "../../train/_tfjs_node_shim.ts";
 import {
   assertClose,
+  conv2dBackpropFilterRef,
+  conv2dBackpropInputRef,
   conv2dRef,
   instanceNormRef,
   resizeNearestGradRef,
@@ -151,7 +154,56 @@ for (const backend of BACKENDS) {
     assertClose(grad, direct, { label: `${backend} direct` });
     assertClose(grad, resizeNearestGradRef(dy, dyShape), { label: `${backend} reference` });
   });
+  // The generators' 3x3 case, and a 5x5 one so the fold is not written for one size only.
+  for (const k of [3, 5]) {
+    test(`upsampleConv equals a ${k}x${k} conv of upsample2x, values and gradients, on ${backend}`, async () => {
+      await use(backend);
+      const xShape: Shape4 = [2, 3, 5, 4];
+      const wShape: Shape4 = [k, k, 4, 3];
+      const upShape: Shape4 = [2, 6, 10, 4];
+      const yShape: Shape4 = [2, 6, 10, 3];
+      const options = { stride: 1, pad: (k - 1) / 2 };
+      const x = seededValues(sizeOf(xShape), 8);
+      const w = seededValues(sizeOf(wShape), 9);
+      const dy = seededValues(sizeOf(yShape), 10);
+      const before = tf.memory().numTensors;
+      const [y, dx, dw] = tf.tidy(() => {
+        const dyT = tf.tensor4d(dy, [...yShape]);
+        const f = (a: tf.Tensor, b: tf.Tensor) => upsampleConv(a as tf.Tensor4D, { filter: b });
+        const grads = tf.grads((a, b) => tf.sum(tf.mul(f(a, b), dyT)))([
+          tf.tensor4d(x, [...xShape]),
+          tf.tensor4d(w, [...wShape]),
+        ]);
+        const out = f(tf.tensor4d(x, [...xShape]), tf.tensor4d(w, [...wShape]));
+        assert.equal(out.shape, [...yShape]);
+        return [out.dataSync(), grads[0].dataSync(), grads[1].dataSync()];
+      });
+      assert.is(tf.memory().numTensors, before, "no tensors leaked");
+
+      // The slow way round: upsample, convolve, and the two gradients of that.
+      const up = upsampleNearestRef(x, xShape);
+      const label = `${backend} k=${k}`;
+      assertClose(y, conv2dRef(up, upShape, w, wShape, options), { label });
+      const dUp = conv2dBackpropInputRef(dy, yShape, w, wShape, { ...options, xShape: upShape });
+      assertClose(dx, resizeNearestGradRef(dUp, upShape), { label: `${label} dx` });
+      const dwRef = conv2dBackpropFilterRef(up, upShape, dy, yShape, {
+        ...options,
+        filterShape: wShape,
+      });
+      assertClose(dw, dwRef, { label: `${label} dw` });
+    });
+  }
 }
+
+test("upsampleConv refuses an even filter by name", async () => {
+  await use("cpu");
+  const filter = tf.zeros([4, 4, 2, 2]);
+  assert.throws(
+    () => upsampleConv(tf.zeros([1, 2, 2, 2]) as tf.Tensor4D, { filter }),
+    /odd square filter, got 4x4/,
+  );
+  filter.dispose();
+});
 
 test("conv pads every side by the given number, as PyTorch's padding", async () => {
   await use("wasm");
