@@ -14,7 +14,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { INSTANCE_NORM_KERNEL } from "../models/mod.ts";
 
 const BACKEND = "tensorflow";
 
@@ -28,16 +27,9 @@ interface NodeBackend {
     readonly TF_ATTR_STRING: number;
     readonly TF_ATTR_BOOL: number;
     readonly TF_ATTR_TYPE: number;
-    readonly TF_ATTR_FLOAT: number;
     readonly TF_FLOAT: number;
   };
   executeSingleOutput(name: string, attrs: unknown[], inputs: tf.TensorInfo[]): tf.TensorInfo;
-  executeMultipleOutputs(
-    name: string,
-    attrs: unknown[],
-    inputs: tf.TensorInfo[],
-    count: number,
-  ): tf.Tensor[];
 }
 
 /** Attributes tfjs passes to Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter. */
@@ -226,92 +218,6 @@ const reluGradConfig: tf.GradConfig = {
   },
 };
 
-/** Epsilon of instance norm's variance, PyTorch's default (as models/layers.ts). */
-const NORM_EPS = 1e-5;
-
-/** The gradient kernel of {@link INSTANCE_NORM_KERNEL} on tensorflow. */
-const INSTANCE_NORM_GRAD = "CatganInstanceNormGrad";
-
-function batchNormAttrs(backend: NodeBackend): unknown[] {
-  const { binding } = backend;
-  return [
-    { name: "T", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
-    { name: "U", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
-    { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: NORM_EPS },
-    { name: "data_format", type: binding.TF_ATTR_STRING, value: "NHWC" },
-    { name: "is_training", type: binding.TF_ATTR_BOOL, value: true },
-  ];
-}
-
-/** `[n, h, w, c]` -> `[1, h, w, n * c]`: every (image, channel) pair becomes one channel. */
-function toChannels(x: tf.Tensor): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  return tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, w, n * c]);
-}
-
-/** The inverse of {@link toChannels}. */
-function fromChannels(x: tf.Tensor, shape: readonly number[]): tf.Tensor4D {
-  const [n, h, w, c] = shape;
-  return tf.transpose(tf.reshape(x, [h, w, n, c]), [2, 0, 1, 3]);
-}
-
-/**
- * Instance norm as libtensorflow's `FusedBatchNormV3` in training mode: batch norm normalises each
- * channel over batch, height and width, so with every (image, channel) pair moved into its own
- * channel it normalises each image's channel over height and width, which is instance norm
- * (biased variance, eps inside the root). One fused kernel and two transposes replace seven
- * kernels; its gradient, `FusedBatchNormGradV3`, replaces seven more. Outputs: y, then the saved
- * mean and variance the gradient reads.
- */
-function instanceNormKernel(args: KernelFuncArgs): tf.TensorInfo[] {
-  const { x } = args.inputs as { x: tf.Tensor4D };
-  const backend = args.backend as unknown as NodeBackend;
-  return tf.tidy(() => {
-    const channels = x.shape[0] * x.shape[3];
-    const empty = tf.zeros([0]);
-    const [y, batchMean, batchVariance, savedMean, savedVariance, reserve] = backend
-      .executeMultipleOutputs(
-        "FusedBatchNormV3",
-        batchNormAttrs(backend),
-        [toChannels(x), tf.ones([channels]), tf.zeros([channels]), empty, empty],
-        6,
-      );
-    tf.dispose([batchMean, batchVariance, reserve]);
-    return [fromChannels(y, x.shape), savedMean, savedVariance];
-  });
-}
-
-function instanceNormGradKernel(args: KernelFuncArgs): tf.TensorInfo {
-  const { dy, x, mean, variance } = args.inputs as Record<string, tf.Tensor4D>;
-  const backend = args.backend as unknown as NodeBackend;
-  return tf.tidy(() => {
-    const channels = x.shape[0] * x.shape[3];
-    const [dx, ...rest] = backend.executeMultipleOutputs(
-      "FusedBatchNormGradV3",
-      batchNormAttrs(backend),
-      [toChannels(dy), toChannels(x), tf.ones([channels]), mean, variance, tf.zeros([0])],
-      5,
-    );
-    tf.dispose(rest);
-    return fromChannels(dx, x.shape);
-  });
-}
-
-const instanceNormGradConfig: tf.GradConfig = {
-  kernelName: INSTANCE_NORM_KERNEL,
-  inputsToSave: ["x"],
-  outputsToSave: [false, true, true],
-  gradFunc: (dy, saved) => {
-    const [x, mean, variance] = saved;
-    // Only y reaches the loss; the saved statistics get zero gradients, which are ignored.
-    const dyOfY = Array.isArray(dy) ? dy[0] : dy;
-    return {
-      x: () =>
-        tf.engine().runKernel(INSTANCE_NORM_GRAD, { dy: dyOfY, x, mean, variance }) as tf.Tensor,
-    };
-  },
-};
-
 /**
  * Makes Conv2D and its two gradients on the `tensorflow` backend accept numeric and explicit
  * padding, as the other backends do, and gives ReLU a one-kernel gradient there.
@@ -333,15 +239,4 @@ export function registerTensorflowKernels(): void {
   wrapKernel(tf.Conv2DBackpropFilter, conv2dBackpropFilter);
   tf.registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND, kernelFunc: reluGrad });
   tf.registerGradient(reluGradConfig);
-  tf.registerKernel({
-    kernelName: INSTANCE_NORM_KERNEL,
-    backendName: BACKEND,
-    kernelFunc: instanceNormKernel,
-  });
-  tf.registerKernel({
-    kernelName: INSTANCE_NORM_GRAD,
-    backendName: BACKEND,
-    kernelFunc: instanceNormGradKernel,
-  });
-  tf.registerGradient(instanceNormGradConfig);
 }

@@ -9,7 +9,6 @@ import {
   disposeParams,
   initFilter,
   initUniform,
-  INSTANCE_NORM_KERNEL,
   instanceNorm,
   upsample2x,
   upsampleConv,
@@ -194,19 +193,6 @@ for (const backend of BACKENDS) {
       assertClose(dw, dwRef, { label: `${label} dw` });
     });
   }
-}
-
-if (ADDON_BUILT) {
-  test("tensorflow runs instanceNorm as its fused kernel, so the tests above check that kernel", async () => {
-    await use("tensorflow");
-    assert.ok(tf.getKernel(INSTANCE_NORM_KERNEL, "tensorflow"), "fused kernel registered");
-    assert.is(tf.getKernel(INSTANCE_NORM_KERNEL, "cpu"), undefined, "cpu keeps the closed form");
-    // The profile of one call names the fused kernel.
-    const x = tf.randomNormal([2, 4, 4, 3]) as tf.Tensor4D;
-    const profile = await tf.profile(() => instanceNorm(x));
-    assert.ok(profile.kernelNames.includes(INSTANCE_NORM_KERNEL), profile.kernelNames.join(","));
-    tf.dispose([x, profile.result as tf.Tensor]);
-  });
 }
 
 test("upsampleConv refuses an even filter by name", async () => {
