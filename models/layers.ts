@@ -166,22 +166,20 @@ function foldRows(k: number): number[][] {
 /**
  * The filter of the stride-2 transposed convolution equal to an odd `k x k` same-size conv after
  * nearest 2x upsampling: `[k + 1, k + 1, outChannels, inChannels]`, each tap the sum of the
- * original taps that read the same input pixel.
+ * original taps that read the same input pixel. Rows and columns fold alike, so one matmul with
+ * the Kronecker product of {@link foldRows} with itself folds both.
  */
 function foldFilter(filter: tf.Tensor4D): tf.Tensor4D {
   const [k, , inChannels, outChannels] = filter.shape;
-  const fold = tf.tensor2d(foldRows(k));
-  const rest = inChannels * outChannels;
-  // Fold the rows: [k + 1, k * rest] = fold [k + 1, k] x filter [k, k * rest].
-  const rows = tf.matMul(fold, tf.reshape(filter, [k, k * rest]));
-  // Bring the columns first and fold them the same way.
-  const byColumn = tf.reshape(tf.transpose(tf.reshape(rows, [k + 1, k, rest]), [1, 0, 2]), [
-    k,
-    (k + 1) * rest,
-  ]);
-  const both = tf.reshape(tf.matMul(fold, byColumn), [k + 1, k + 1, inChannels, outChannels]);
-  // [columns, rows, in, out] -> [rows, columns, out, in], the layout conv2dTranspose reads.
-  return tf.transpose(both, [1, 0, 3, 2]) as tf.Tensor4D;
+  const rows = foldRows(k);
+  // kron[(j1, j2), (t1, t2)] = rows[j1][t1] * rows[j2][t2], in the filter's row-major tap order.
+  const kron = rows.flatMap((a) => rows.map((b) => a.flatMap((x) => b.map((y) => x * y))));
+  const folded = tf.matMul(
+    tf.tensor2d(kron),
+    tf.reshape(filter, [k * k, inChannels * outChannels]),
+  );
+  // [rows, columns, in, out] -> [rows, columns, out, in], the layout conv2dTranspose reads.
+  return tf.transpose(tf.reshape(folded, [k + 1, k + 1, inChannels, outChannels]), [0, 1, 3, 2]);
 }
 
 /**
