@@ -20,7 +20,10 @@
  * torch (same version and folder) count once. `--python` measures that one alone.
  *
  * Every measure runs in its own child process (tfjs backends loaded into one process interfere),
- * warms up, then times `--iters` iterations; the headline is the median. Threads are made equal
+ * warms up, then times `--iters` iterations; the headline is the median. With `--rounds N` each
+ * measure runs in N processes, PyTorch and tfjs alternating in ABBA order, and the ratio is of the
+ * medians of the per-process medians: at 2 threads two processes of the same worker can differ by
+ * 40%, so the README's table uses several rounds. Threads are made equal
  * by setting `TF_NUM_INTRAOP_THREADS` / `TF_NUM_INTEROP_THREADS` in the tensorflow child
  * (libtensorflow reads both when it starts: the process gains one OS thread per intra-op thread)
  * and `torch.set_num_threads` / `set_num_interop_threads(1)` in the PyTorch one. wasm and cpu run
@@ -79,6 +82,7 @@ import {
   formatMs,
   type MeasureFailure,
   type MeasureResult,
+  median,
   parseBenchArgs,
   parseMeasureOutput,
   pickFastest,
@@ -381,102 +385,155 @@ async function run(options: BenchOptions): Promise<number> {
     ];
 
     // Limitation: measures run one after another, so a change of load between PyTorch's run and
-    // a tfjs run skews their ratio; each measure's load average at start is in the JSON.
+    // a tfjs run skews their ratio; each measure's load average at start is in the JSON, and
+    // `--rounds` interleaves several processes per measure.
     for (const threads of counts) {
-      // Each PyTorch first, then every tfjs measure at the same thread count, under the same
-      // load; the faster PyTorch is the reference.
-      const measured: { version: string; result: MeasureResult }[] = [];
-      for (const install of torch) {
-        const torchSample = String(Math.max(1, Math.floor(options.torchIters / 10)));
-        const record = await measure({
-          model,
-          backend: "pytorch",
-          runtime: "python",
-          threads,
-          torch: install.version,
-          command: [
-            install.python,
-            MODELS[model].torchScript,
-            "--threads",
-            String(threads),
-            "--iters",
-            String(options.torchIters),
-            "--warmup",
-            String(options.warmup),
-            "--sample-every",
-            torchSample,
-            ...MODELS[model].args,
-          ],
-        }, threadEnv(threads));
-        const result = record.result;
-        if (result.ok) {
-          measured.push({ version: install.version, result });
-          say(
-            `${model} pytorch ${
-              formatMs(result.ms.median)
-            } ms/it (threads ${result.threads}, ${result.detail})`,
-          );
-        } else {
-          const why = result.reason.split("\n")[0];
-          say(`${model} pytorch ${install.version}: not measured (${why})`);
-        }
-      }
-      const reference = pickFastest(measured, (m) => m.result.ms.median);
+      const rounds = options.rounds;
+      const roundTag = (round: number) => (rounds > 1 ? `, round ${round}/${rounds}` : "");
+      // Per-process medians, by torch version and by "backend runtime".
+      const torchMs = new Map<string, number[]>();
+      const tfjsMs = new Map<
+        string,
+        { backend: BenchBackend; runtime: BenchRuntime; version: string; ms: number[] }
+      >();
 
-      for (const backend of options.backends) {
-        if (!threadsFor(backend, options).includes(threads)) continue;
-        const byRuntime: { runtime: BenchRuntime; result: MeasureResult }[] = [];
-        for (const runtime of options.runtimes) {
-          let command: string[];
-          try {
-            command = await workerCommand(model, runtime, options.timeoutS);
-          } catch (error) {
-            failures += 1;
-            say(`${model} ${backend} ${runtime}: not measured (${(error as Error).message})`);
-            continue;
-          }
+      const measureTorch = async (round: number) => {
+        for (const install of torch) {
+          const torchSample = String(Math.max(1, Math.floor(options.torchIters / 10)));
           const record = await measure({
             model,
-            backend,
-            runtime,
+            backend: "pytorch",
+            runtime: "python",
             threads,
+            torch: install.version,
             command: [
-              ...command,
-              "--backend",
-              backend,
-              ...common,
+              install.python,
+              MODELS[model].torchScript,
+              "--threads",
+              String(threads),
+              "--iters",
+              String(options.torchIters),
+              "--warmup",
+              String(options.warmup),
               "--sample-every",
-              sampleEvery,
+              torchSample,
               ...MODELS[model].args,
             ],
           }, threadEnv(threads));
           const result = record.result;
           if (!result.ok) {
-            say(`${model} ${backend} ${runtime}: not measured (${result.reason.split("\n")[0]})`);
+            const why = result.reason.split("\n")[0];
+            say(`${model} pytorch ${install.version}: not measured (${why}${roundTag(round)})`);
             continue;
           }
-          byRuntime.push({ runtime, result });
-          const notes = [`threads ${result.threads}`];
-          if (backend === "tensorflow") notes.push("interop 1");
-          if (backend === "webgpu") notes.push("GPU; PyTorch on CPU");
-          notes.push(result.runtime);
-          if (reference !== undefined) notes.push(`vs torch ${reference.version}`);
-          say(formatComparison({
-            model,
-            subject: { label: backend, ms: result.ms.median },
-            reference: reference && { label: "pytorch", ms: reference.result.ms.median },
-            notes,
-          }));
+          torchMs.set(install.version, [...(torchMs.get(install.version) ?? []), result.ms.median]);
+          say(
+            `${model} pytorch ${
+              formatMs(result.ms.median)
+            } ms/it (threads ${result.threads}, ${result.detail}${roundTag(round)})`,
+          );
         }
+      };
 
-        // Each further runtime against the first one, e.g. Bun against Deno.
+      const measureTfjs = async (round: number) => {
+        for (const backend of options.backends) {
+          if (!threadsFor(backend, options).includes(threads)) continue;
+          for (const runtime of options.runtimes) {
+            let command: string[];
+            try {
+              command = await workerCommand(model, runtime, options.timeoutS);
+            } catch (error) {
+              failures += 1;
+              say(`${model} ${backend} ${runtime}: not measured (${(error as Error).message})`);
+              continue;
+            }
+            const record = await measure({
+              model,
+              backend,
+              runtime,
+              threads,
+              command: [
+                ...command,
+                "--backend",
+                backend,
+                ...common,
+                "--sample-every",
+                sampleEvery,
+                ...MODELS[model].args,
+              ],
+            }, threadEnv(threads));
+            const result = record.result;
+            if (!result.ok) {
+              const why = result.reason.split("\n")[0];
+              say(`${model} ${backend} ${runtime}: not measured (${why}${roundTag(round)})`);
+              continue;
+            }
+            const key = `${backend} ${runtime}`;
+            const entry = tfjsMs.get(key) ?? { backend, runtime, version: result.runtime, ms: [] };
+            entry.ms.push(result.ms.median);
+            tfjsMs.set(key, entry);
+            if (rounds > 1) {
+              const ms = formatMs(result.ms.median);
+              say(`${model} ${backend} ${runtime} ${ms} ms/it (round ${round}/${rounds})`);
+            }
+          }
+        }
+      };
+
+      // ABBA: PyTorch first in odd rounds, tfjs first in even ones, so a drift of load over the
+      // run falls on both sides alike.
+      for (let round = 1; round <= rounds; round++) {
+        if (round % 2 === 1) {
+          await measureTorch(round);
+          await measureTfjs(round);
+        } else {
+          await measureTfjs(round);
+          await measureTorch(round);
+        }
+      }
+
+      // The faster PyTorch (by its median over rounds) is the reference.
+      const torchMedians = [...torchMs].map(([version, ms]) => ({ version, ms: median(ms) }));
+      const reference = pickFastest(torchMedians, (t) => t.ms);
+      const pooled = rounds > 1 ? [`median of ${rounds} processes`] : [];
+      if (rounds > 1) {
+        for (const t of torchMedians) {
+          say(
+            `${model} pytorch ${formatMs(t.ms)} ms/it (threads ${threads}, torch ${t.version}, ${
+              pooled[0]
+            })`,
+          );
+        }
+      }
+      const byBackend = new Map<BenchBackend, { runtime: BenchRuntime; ms: number }[]>();
+      for (const entry of tfjsMs.values()) {
+        const ms = median(entry.ms);
+        byBackend.set(entry.backend, [
+          ...(byBackend.get(entry.backend) ?? []),
+          { runtime: entry.runtime, ms },
+        ]);
+        const notes = [`threads ${threads}`];
+        if (entry.backend === "tensorflow") notes.push("interop 1");
+        if (entry.backend === "webgpu") notes.push("GPU; PyTorch on CPU");
+        notes.push(entry.version, ...pooled);
+        if (reference !== undefined) notes.push(`vs torch ${reference.version}`);
+        say(formatComparison({
+          model,
+          subject: { label: entry.backend, ms },
+          reference: reference && { label: "pytorch", ms: reference.ms },
+          notes,
+        }));
+      }
+
+      // Each further runtime against the first one, e.g. Bun against Deno.
+      for (const [backend, byRuntime] of byBackend) {
         const [first, ...others] = byRuntime;
         for (const other of others) {
           say(formatComparison({
             model,
-            subject: { label: `${backend} ${other.runtime}`, ms: other.result.ms.median },
-            reference: { label: first.runtime, ms: first.result.ms.median },
-            notes: [`threads ${threads}`, other.result.runtime, first.result.runtime],
+            subject: { label: `${backend} ${other.runtime}`, ms: other.ms },
+            reference: { label: first.runtime, ms: first.ms },
+            notes: [`threads ${threads}`, ...pooled],
           }));
         }
       }

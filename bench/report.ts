@@ -41,6 +41,12 @@ export interface BenchOptions {
   readonly warmup: number;
   /** Timed iterations per PyTorch measure. */
   readonly torchIters: number;
+  /**
+   * Processes per measure, interleaved with the other side's (ABBA order); the headline is the
+   * median of their medians. Speed differs between processes of one measure (two runs of the
+   * same CycleGAN worker at 2 threads gave 356 and 510 ms/it), so one process can mislead.
+   */
+  readonly rounds: number;
   /** Intra-op thread counts for tensorflow and PyTorch; wasm and cpu always use one thread. */
   readonly threads: readonly number[];
   /** tfjs backends to measure, in order. */
@@ -78,6 +84,8 @@ the ratio at equal thread counts, against the faster PyTorch when several are in
   --iters N         timed iterations per tfjs measure (default 20; 2000 with --long)
   --warmup N        untimed iterations first (default 3)
   --torch-iters N   timed iterations per PyTorch measure (default: --iters, at most 50)
+  --rounds N        processes per measure, PyTorch and tfjs in ABBA order; the ratio is of
+                    the medians of their medians (default 1)
   --threads LIST    intra-op threads for tensorflow and PyTorch, e.g. 1,2 (default: CPU count);
                     wasm and cpu run on one thread and are compared with PyTorch on one
   --backends LIST   tensorflow,wasm (default), also cpu (~480 s an iteration) and webgpu
@@ -97,6 +105,7 @@ const VALUED_FLAGS = [
   "--iters",
   "--warmup",
   "--torch-iters",
+  "--rounds",
   "--timeout",
   "--threads",
   "--backends",
@@ -145,6 +154,7 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Parse
   let iters: number | undefined;
   let warmup = 3;
   let torchIters: number | undefined;
+  let rounds = 1;
   let threads = [Math.max(1, cpuCount)];
   let backends: BenchBackend[] = ["tensorflow", "wasm"];
   let runtimes: BenchRuntime[] = ["deno"];
@@ -175,6 +185,8 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Parse
         return count(0, (n) => warmup = n);
       case "--torch-iters":
         return count(1, (n) => torchIters = n);
+      case "--rounds":
+        return count(1, (n) => rounds = n);
       case "--timeout":
         return count(1, (n) => timeoutS = n);
       case "--threads": {
@@ -231,6 +243,7 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Parse
       iters: finalIters,
       warmup,
       torchIters: torchIters ?? Math.min(finalIters, 50),
+      rounds,
       threads,
       backends,
       runtimes,
@@ -361,6 +374,23 @@ export function pickFastest<T>(items: readonly T[], ms: (item: T) => number): T 
     if (best === undefined || ms(item) < ms(best)) best = item;
   }
   return best;
+}
+
+/**
+ * The median of some numbers: the middle one, or the mean of the two middle ones.
+ *
+ * @param values At least one number.
+ * @returns Their median.
+ * @example
+ * ```ts
+ * median([356, 510, 362]); // 362
+ * ```
+ */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error("median of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   formatMs,
   LONG_ITERS,
   type MeasureResult,
+  median,
   parseBenchArgs,
   parseMeasureOutput,
   pickFastest,
@@ -41,6 +42,22 @@ test("parseBenchArgs defaults to tensorflow and wasm under deno at the CPU count
   assert.is(o.torchIters, 20);
   assert.is(o.long, false);
   assert.is(o.noTorch, false);
+});
+
+test("parseBenchArgs --rounds defaults to one process per measure and takes a count", () => {
+  assert.is(options([]).rounds, 1);
+  assert.is(options(["--rounds", "3"]).rounds, 3);
+  assert.is(options(["--rounds=5"]).rounds, 5);
+  assert.match(message(["--rounds", "0"]), /--rounds must be an integer >= 1, got "0"/);
+});
+
+test("median takes the middle value, or the mean of the middle two, without reordering", () => {
+  const values = [510, 356, 362];
+  assert.is(median(values), 362);
+  assert.equal(values, [510, 356, 362], "input left alone");
+  assert.is(median([4, 1, 3, 2]), 2.5);
+  assert.is(median([7]), 7);
+  assert.throws(() => median([]), /median of no values/);
 });
 
 test("parseBenchArgs reads lists, counts and both flag spellings", () => {
