@@ -51,11 +51,18 @@ export class Adam {
   learningRate: number;
   readonly #params: Params;
   readonly #names: readonly string[];
+  readonly #sizes: readonly number[];
   readonly #beta1: number;
   readonly #beta2: number;
   readonly #epsilon: number;
-  #m: Record<string, tf.Variable>;
-  #v: Record<string, tf.Variable>;
+  // Both moments of every parameter in one flat vector each, in #names order: one update is then
+  // a dozen kernels over one vector instead of a dozen per parameter (the DDPM has 106).
+  readonly #m: tf.Variable;
+  readonly #v: tf.Variable;
+  // Per-parameter copies of the moments handed out by state(), remade there when stale. They
+  // always exist, so the optimizer holds the same number of tensors after every step.
+  #views: { m: Record<string, tf.Tensor>; v: Record<string, tf.Tensor> };
+  #stale = false;
 
   /**
    * @param params The variables this optimizer updates; their names key the state.
@@ -64,19 +71,16 @@ export class Adam {
   constructor(params: Params, options: AdamOptions) {
     this.#params = params;
     this.#names = Object.keys(params).sort();
+    this.#sizes = this.#names.map((n) => params[n].size);
     this.learningRate = options.learningRate;
     this.#beta1 = options.beta1;
     this.#beta2 = options.beta2;
     this.#epsilon = options.epsilon ?? 1e-8;
-    this.#m = this.#zeros();
-    this.#v = this.#zeros();
-  }
-
-  #zeros(): Record<string, tf.Variable> {
+    const total = this.#sizes.reduce((a, b) => a + b, 0);
     // tf.variable shares its initial value's data but leaves that tensor alive: tidy frees it.
-    return Object.fromEntries(
-      this.#names.map((n) => [n, tf.tidy(() => tf.variable(tf.zerosLike(this.#params[n]), false))]),
-    );
+    this.#m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+    this.#v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+    this.#views = this.#unflatten();
   }
 
   /**
@@ -95,38 +99,60 @@ export class Adam {
   }
 
   /**
-   * Applies one update from gradients keyed by variable name (tfjs's `variableGrads` keys).
+   * Applies one update from gradients keyed by variable name (tfjs's `variableGrads` keys). A
+   * parameter without a gradient keeps its value and its moments.
    *
    * @param grads Gradients, keyed by `tf.Variable.name`.
    */
   applyGradients(grads: Readonly<Record<string, tf.Tensor>>): void {
     this.step += 1;
+    this.#stale = true;
     const t = this.step;
     // PyTorch: p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
     const stepSize = this.learningRate / (1 - this.#beta1 ** t);
     const rootCorrection = Math.sqrt(1 - this.#beta2 ** t);
     tf.tidy(() => {
-      for (const name of this.#names) {
-        const p = this.#params[name];
-        const g = grads[p.name];
-        if (g === undefined) continue;
-        const m = tf.add(tf.mul(this.#m[name], this.#beta1), tf.mul(g, 1 - this.#beta1));
-        const v = tf.add(tf.mul(this.#v[name], this.#beta2), tf.mul(tf.square(g), 1 - this.#beta2));
-        const denom = tf.add(tf.div(tf.sqrt(v), rootCorrection), this.#epsilon);
-        p.assign(tf.sub(p, tf.mul(tf.div(m, denom), stepSize)));
-        this.#m[name].assign(m);
-        this.#v[name].assign(v);
+      const flat = (t: tf.Tensor) => tf.reshape(t, [-1]);
+      const given = this.#names.map((n) => grads[this.#params[n].name]);
+      const g = tf.concat(given.map((gi, i) => gi ? flat(gi) : tf.zeros([this.#sizes[i]])));
+      const p = tf.concat(this.#names.map((n) => flat(this.#params[n])));
+      // Element by element the same float32 operations as one parameter at a time.
+      let m = tf.add(tf.mul(this.#m, this.#beta1), tf.mul(g, 1 - this.#beta1));
+      let v = tf.add(tf.mul(this.#v, this.#beta2), tf.mul(tf.square(g), 1 - this.#beta2));
+      const denom = tf.add(tf.div(tf.sqrt(v), rootCorrection), this.#epsilon);
+      let next = tf.sub(p, tf.mul(tf.div(m, denom), stepSize));
+      if (given.some((gi) => gi === undefined)) {
+        // Keep the old values where a parameter had no gradient.
+        const update = tf.concat(
+          given.map((gi, i) => tf.fill([this.#sizes[i]], gi ? 1 : 0, "bool")),
+        );
+        m = tf.where(update, m, this.#m);
+        v = tf.where(update, v, this.#v);
+        next = tf.where(update, next, p);
       }
+      const parts = tf.split(next, [...this.#sizes]);
+      this.#names.forEach((n, i) => {
+        const param = this.#params[n];
+        if (given[i]) param.assign(tf.reshape(parts[i], param.shape));
+      });
+      this.#m.assign(m);
+      this.#v.assign(v);
     });
   }
 
   /**
-   * The optimizer's state; tensors are live views owned by the optimizer, not copies.
+   * The optimizer's state. The moments are per-parameter copies owned by the optimizer: they stay
+   * valid until the next update or restore, and the caller must not dispose them.
    *
    * @returns Step count and both moments by parameter name.
    */
   state(): AdamState {
-    return { step: this.step, m: this.#m, v: this.#v };
+    if (this.#stale) {
+      this.#disposeViews();
+      this.#views = this.#unflatten();
+      this.#stale = false;
+    }
+    return { step: this.step, m: this.#views.m, v: this.#views.v };
   }
 
   /**
@@ -135,15 +161,37 @@ export class Adam {
    * @param state Step and moments; the tensors are copied, the caller keeps ownership.
    */
   restore(state: AdamState): void {
+    this.#stale = true;
     this.step = state.step;
-    for (const name of this.#names) {
-      this.#m[name].assign(state.m[name]);
-      this.#v[name].assign(state.v[name]);
-    }
+    tf.tidy(() => {
+      for (const [flat, saved] of [[this.#m, state.m], [this.#v, state.v]] as const) {
+        flat.assign(tf.concat(this.#names.map((n) => {
+          const part = saved[n];
+          if (part === undefined) throw new Error(`Adam.restore: no moment for "${n}"`);
+          return tf.reshape(part, [-1]);
+        })));
+      }
+    });
   }
 
   /** Frees the moment tensors. */
   dispose(): void {
-    tf.dispose([...Object.values(this.#m), ...Object.values(this.#v)]);
+    this.#disposeViews();
+    tf.dispose([this.#m, this.#v]);
+  }
+
+  #unflatten(): { m: Record<string, tf.Tensor>; v: Record<string, tf.Tensor> } {
+    const byName = (flat: tf.Tensor) =>
+      tf.tidy(() => {
+        const parts = tf.split(flat, [...this.#sizes]);
+        return Object.fromEntries(
+          this.#names.map((n, i) => [n, tf.reshape(parts[i], this.#params[n].shape)]),
+        );
+      });
+    return { m: byName(this.#m), v: byName(this.#v) };
+  }
+
+  #disposeViews(): void {
+    tf.dispose([...Object.values(this.#views.m), ...Object.values(this.#views.v)]);
   }
 }

@@ -250,9 +250,13 @@ test("Adam leaves no tensors behind: construction, steps and dispose", () => {
   const params = makeParams(7);
   const adam = new Adam(params, OPTIONS);
   const withOptimizer = tf.memory().numTensors;
-  // Two variables plus two moments each, and nothing else.
-  assert.is(withOptimizer - before, 2 + 4);
-  for (let t = 1; t <= 3; t++) applyStep(adam, params, t);
+  // Two variables, one flat vector per moment and its per-parameter copies, and nothing else.
+  assert.is(withOptimizer - before, 2 + 2 + 4);
+  for (let t = 1; t <= 3; t++) {
+    applyStep(adam, params, t);
+    // state() remakes its per-parameter copies after an update and frees the old ones.
+    assert.equal(Object.keys(adam.state().m).sort(), ["b", "w"]);
+  }
   tf.dispose(adam.minimize(() => tf.tidy(() => tf.sum(tf.square(params.w)))));
   assert.is(tf.memory().numTensors, withOptimizer, "steps leak nothing");
   disposeAll(params, adam);
