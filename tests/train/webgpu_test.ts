@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { upsampleConv } from "../../models/layers.ts";
 import { initBackend } from "../../train/backend.ts";
 import {
   assertClose,
@@ -18,8 +19,10 @@ import {
   conv2dOutputShape,
   conv2dRef,
   type PadSpec,
+  resizeNearestGradRef,
   seededValues,
   type Shape4,
+  upsampleNearestRef,
 } from "../_reference.ts";
 
 const WebGpu = suite("webgpu");
@@ -86,6 +89,45 @@ if (!adapter) {
       );
       tf.dispose([xT, wT, dyT, y, dx, dw]);
     }
+  });
+
+  // The generators' upsampling stage runs as a transposed conv (models/layers.ts), another kernel.
+  WebGpu("upsampleConv and its gradients match upsample-then-conv loops on webgpu", async () => {
+    await Effect.runPromise(initBackend("webgpu"));
+    const xShape: Shape4 = [2, 3, 5, 4];
+    const wShape: Shape4 = [3, 3, 4, 3];
+    const upShape: Shape4 = [2, 6, 10, 4];
+    const yShape: Shape4 = [2, 6, 10, 3];
+    const options = { stride: 1, pad: 1 };
+    const size = (shape: Shape4) => shape.reduce((a, b) => a * b);
+    const x = seededValues(size(xShape), 4);
+    const w = seededValues(size(wShape), 5);
+    const dy = seededValues(size(yShape), 6);
+    const [xT, wT, dyT] = [
+      tf.tensor4d(x, [...xShape]),
+      tf.tensor4d(w, [...wShape]),
+      tf.tensor4d(dy, [...yShape]),
+    ];
+    const f = (a: tf.Tensor, b: tf.Tensor) => upsampleConv(a as tf.Tensor4D, { filter: b });
+    const y = f(xT, wT);
+    const [dx, dw] = tf.grads((a, b) => f(a, b).mul(dyT).sum())([xT, wT]);
+    const up = upsampleNearestRef(x, xShape);
+    const tolerance = { rtol: 1e-4, atol: 1e-4 };
+    assertClose(await y.data(), conv2dRef(up, upShape, w, wShape, options), {
+      ...tolerance,
+      label: "webgpu upsampleConv",
+    });
+    const dUp = conv2dBackpropInputRef(dy, yShape, w, wShape, { ...options, xShape: upShape });
+    assertClose(await dx.data(), resizeNearestGradRef(dUp, upShape), {
+      ...tolerance,
+      label: "webgpu upsampleConv dx",
+    });
+    const dwRef = conv2dBackpropFilterRef(up, upShape, dy, yShape, {
+      ...options,
+      filterShape: wShape,
+    });
+    assertClose(await dw.data(), dwRef, { ...tolerance, label: "webgpu upsampleConv dw" });
+    tf.dispose([xT, wT, dyT, y, dx, dw]);
   });
 }
 
