@@ -30,6 +30,7 @@ import {
 } from "../data/mod.ts";
 import {
   Adam,
+  applyToBoth,
   buildCycleGanDiscriminator,
   buildCycleGanGenerator,
   type CycleGanDiscriminator,
@@ -489,11 +490,14 @@ export async function trainCycleGanStep(
       ...Object.values(models.discriminatorB.params),
     ],
     loss: () => {
-      const terms = (d: CycleGanDiscriminator, real: tf.Tensor4D, fake: tf.Tensor4D) =>
-        tf.add(
-          lsToTarget([scoreImages(d, augment(real))], 1),
-          lsToTarget([scoreImages(d, augment(fake))], 0),
-        ) as tf.Scalar;
+      const terms = (d: CycleGanDiscriminator, real: tf.Tensor4D, fake: tf.Tensor4D) => {
+        const [onReal, onFake] = applyToBoth(
+          (x) => scoreImages(d, x),
+          augment(real),
+          augment(fake),
+        );
+        return tf.add(lsToTarget([onReal], 1), lsToTarget([onFake], 0)) as tf.Scalar;
+      };
       const DA = tf.keep(terms(models.discriminatorA, batch.realA, fakeA));
       const DB = tf.keep(terms(models.discriminatorB, batch.realB, fakeB));
       parts.push(DA, DB);

@@ -25,6 +25,7 @@ import {
 } from "../data/mod.ts";
 import {
   Adam,
+  applyToBoth,
   buildDiscriminator,
   buildGenerator,
   discriminate,
@@ -238,8 +239,11 @@ export async function trainStep(models: DcganModels, batch: DcganBatch): Promise
     variables: models.discriminator,
     loss: () =>
       lsDiscriminatorLoss(
-        discriminate(models.discriminator, augment(batch.real)),
-        discriminate(models.discriminator, augment(fake)),
+        ...applyToBoth(
+          (x) => discriminate(models.discriminator, x),
+          augment(batch.real),
+          augment(fake),
+        ),
       ),
   });
   fake.dispose();

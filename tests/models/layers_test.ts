@@ -4,6 +4,7 @@ import { Effect } from "effect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  applyToBoth,
   conv,
   countParams,
   disposeParams,
@@ -194,6 +195,49 @@ for (const backend of BACKENDS) {
     });
   }
 }
+
+test("applyToBoth gives each batch the scores and gradients of its own pass", async () => {
+  await use("cpu");
+  const filter = tf.tensor4d(seededValues(4 * 4 * 3 * 5, 11), [4, 4, 3, 5]);
+  // A discriminator-like net: conv, instance norm (per image), relu, mean score per image.
+  const net = (x: tf.Tensor4D) =>
+    tf.mean(tf.relu(instanceNorm(conv(x, { filter, stride: 2, pad: 1 }))), [1, 2, 3]);
+  const a = tf.tensor4d(seededValues(2 * 8 * 8 * 3, 12), [2, 8, 8, 3]);
+  const b = tf.tensor4d(seededValues(3 * 8 * 8 * 3, 13), [3, 8, 8, 3]);
+  const before = tf.memory().numTensors;
+  const lossOf = (sa: tf.Tensor, sb: tf.Tensor) =>
+    tf.add(tf.sum(tf.square(sa)), tf.sum(tf.mul(sb, 3))) as tf.Scalar;
+  const joint = tf.tidy(() => {
+    const [sa, sb] = applyToBoth(net, a, b);
+    assert.equal([sa.shape, sb.shape], [[2], [3]]);
+    const [da, db, dw] = tf.grads((x, y, w) => {
+      const pair = applyToBoth(
+        (z) => tf.mean(tf.relu(instanceNorm(conv(z, { filter: w, stride: 2, pad: 1 }))), [1, 2, 3]),
+        x as tf.Tensor4D,
+        y as tf.Tensor4D,
+      );
+      return lossOf(...pair);
+    })([a, b, filter]);
+    return [sa, sb, da, db, dw].map((t) => t.dataSync());
+  });
+  const apart = tf.tidy(() => {
+    const [da, db, dw] = tf.grads((x, y, w) => {
+      const f = (z: tf.Tensor) =>
+        tf.mean(tf.relu(instanceNorm(conv(z as tf.Tensor4D, { filter: w, stride: 2, pad: 1 }))), [
+          1,
+          2,
+          3,
+        ]);
+      return lossOf(f(x), f(y));
+    })([a, b, filter]);
+    return [net(a), net(b), da, db, dw].map((t) => t.dataSync());
+  });
+  ["scores a", "scores b", "grad a", "grad b", "grad filter"].forEach((label, i) =>
+    assertClose(joint[i], apart[i], { label })
+  );
+  assert.is(tf.memory().numTensors, before, "no tensors leaked");
+  tf.dispose([a, b, filter]);
+});
 
 test("upsampleConv refuses an even filter by name", async () => {
   await use("cpu");
