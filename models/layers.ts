@@ -89,6 +89,14 @@ const instanceNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
 }) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /**
+ * Name under which a backend may register its own instance-norm kernel: input `x`, outputs `y`
+ * first, then whatever its registered gradient saves. {@link instanceNorm} runs it where the
+ * active backend has one (train/ registers a fused native kernel on tensorflow), and the
+ * closed-form op above everywhere else.
+ */
+export const INSTANCE_NORM_KERNEL = "CatganInstanceNorm";
+
+/**
  * Instance normalisation over height and width, without learnable scale or shift.
  *
  * tfjs has no instance norm; this matches PyTorch's `nn.InstanceNorm2d` defaults
@@ -104,7 +112,11 @@ const instanceNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
  * ```
  */
 export function instanceNorm(x: tf.Tensor4D): tf.Tensor4D {
-  return instanceNormOp(x);
+  if (tf.getKernel(INSTANCE_NORM_KERNEL, tf.getBackend()) === undefined) return instanceNormOp(x);
+  // A backend's own kernel, with its gradient registered beside it: its first output is y.
+  const [y, ...rest] = tf.engine().runKernel(INSTANCE_NORM_KERNEL, { x }) as tf.Tensor[];
+  tf.dispose(rest);
+  return y as tf.Tensor4D;
 }
 
 /** Options of {@link conv}. */

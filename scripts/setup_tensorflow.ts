@@ -13,7 +13,12 @@
  * 3. runs `node-pre-gyp install --build-from-source` in that package, which compiles
  *    `lib/napi-v8/tfjs_binding.node` with an rpath of `$ORIGIN/../../deps/lib`, so it loads
  *    without LD_LIBRARY_PATH;
- * 4. loads the addon once and checks the libtensorflow version.
+ * 4. loads the addon once and checks the libtensorflow version;
+ * 5. compiles catgan's own op library, `train/native/catgan_ops.cc` (fused instance norm and its
+ *    gradient), with g++ against the wheel's C++ headers (unpacked into a temporary folder and
+ *    removed after) into `deps/catgan/catgan_ops.node`, and loads it once beside the addon. The
+ *    trainer loads it when present; without it instance norm runs as seven tfjs ops each way.
+ *    Skipped with `--gpu` (its kernels are CPU-only).
  *
  * It is idempotent: when the addon exists, loads and reports the expected version, it exits at
  * once. It needs g++, make, python3 with pip, and node (node-pre-gyp and node-gyp run on it).
@@ -34,8 +39,9 @@
  *   needs (the `nvidia-*` pip packages) are not downloaded, so they must already be on the
  *   library path.
  *
- * Measured on 2 cores with the wheel already cached: about 10 s and 816 MB under node_modules
- * (the libraries); the cached wheel adds 274 MB in `.tensorflow/`, which may be deleted after.
+ * Measured on 2 cores with the wheel already cached: about 20 s (half of it the op library) and
+ * 816 MB under node_modules (the libraries); the cached wheel adds 274 MB in `.tensorflow/`,
+ * which may be deleted after (a later rebuild downloads it again).
  *
  * @example
  * ```sh
@@ -48,6 +54,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
+import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -118,6 +125,13 @@ function targetFor(flags: Flags): Target {
 
 function addonPath(target: Target): string {
   return path.join(target.packageDir, "lib", "napi-v8", "tfjs_binding.node");
+}
+
+/** The op library's source, and where it is built (train/_tfjs_node_shim.ts loads it there). */
+const OPS_SOURCE = path.join(ROOT, "train", "native", "catgan_ops.cc");
+
+function opsPath(target: Target): string {
+  return path.join(target.packageDir, "deps", "catgan", "catgan_ops.node");
 }
 
 /** Prints one progress line; this script is an entry point, so it writes to stdout itself. */
@@ -193,6 +207,16 @@ function loadAddon(target: Target): string | undefined {
   return result.status === 0 ? result.stdout : undefined;
 }
 
+/**
+ * Loads the addon and then the op library in a child node process; true when both load (the
+ * library registers its ops with the libtensorflow the addon loaded, or fails to resolve).
+ */
+function loadOps(target: Target): boolean {
+  const script = "require(process.argv[1]); require(process.argv[2])";
+  const args = ["-e", script, addonPath(target), opsPath(target)];
+  return spawnSync("node", args, { encoding: "utf8" }).status === 0;
+}
+
 function findWheel(target: Target): string | undefined {
   if (!fs.existsSync(CACHE_DIR)) return undefined;
   const prefix = `${target.wheel.replace("-", "_")}-${TF_VERSION}-`;
@@ -236,7 +260,8 @@ const downloadWheel = Effect.fn("setup_tensorflow.downloadWheel")(function* (tar
 const EXTRACT_PY = `
 import os, shutil, sys, zipfile
 wheel, deps = sys.argv[1], sys.argv[2]
-libs, prefixes = sys.argv[3].split(","), sys.argv[4].split(",")
+libs = [lib for lib in sys.argv[3].split(",") if lib]
+prefixes = sys.argv[4].split(",")
 with zipfile.ZipFile(wheel) as z:
     names = set(z.namelist())
     for lib in libs:
@@ -269,6 +294,52 @@ const unpackLibtensorflow = Effect.fn("setup_tensorflow.unpackLibtensorflow")(fu
     { step: "unpack libtensorflow from the wheel" },
   );
   for (const [link, file] of LINKS) fs.symlinkSync(file, path.join(deps, "lib", link));
+});
+
+/**
+ * Compiles the op library against the wheel's headers and the unpacked libtensorflow_framework.
+ * The flags are those `tf.sysconfig.get_compile_flags()` gives for this wheel; the rpath finds
+ * the framework library in `deps/lib` from `deps/catgan`. It is a Node-API module with no
+ * exports, so `require` loads it in Node, Deno and Bun.
+ */
+const buildOps = Effect.fn("setup_tensorflow.buildOps")(function* (
+  wheel: string,
+  target: Target,
+) {
+  const step = "build catgan's op library";
+  const out = opsPath(target);
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const headers = fs.mkdtempSync(path.join(os.tmpdir(), "catgan-tf-include-"));
+  try {
+    yield* run(
+      ["python3", "-c", EXTRACT_PY, wheel, headers, "", "tensorflow/include/"],
+      { step: `${step} (unpack the C++ headers)` },
+    );
+    yield* run([
+      "g++",
+      "-std=c++17",
+      "-O3",
+      "-fPIC",
+      "-shared",
+      "-w",
+      "-D_GLIBCXX_USE_CXX11_ABI=1",
+      "-DEIGEN_MAX_ALIGN_BYTES=64",
+      `-I${path.join(headers, "include")}`,
+      OPS_SOURCE,
+      "-o",
+      out,
+      `-L${path.join(target.packageDir, "deps", "lib")}`,
+      "-l:libtensorflow_framework.so.2",
+      "-Wl,-rpath,$ORIGIN/../lib",
+    ], { step });
+  } finally {
+    fs.rmSync(headers, { recursive: true, force: true });
+  }
+  if (!loadOps(target)) {
+    fs.rmSync(out, { force: true });
+    return yield* new SetupError({ step, reason: `${out} was built but does not load` });
+  }
 });
 
 /** The folder holding include/node/node_api.h for the node on PATH, when it has one. */
@@ -376,10 +447,18 @@ const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
     });
   }
 
-  // Nothing to do when a working addon for this version is already there.
+  // Nothing to do when a working addon for this version (and the op library) is already there;
+  // a checkout that predates the op library gets only that built.
   const stampPath = path.join(target.packageDir, "deps", STAMP);
   if (!flags.force && fs.existsSync(stampPath) && loadAddon(target) === TF_VERSION) {
-    say(`setup:tensorflow: addon already built on libtensorflow ${TF_VERSION}`);
+    if (flags.gpu || loadOps(target)) {
+      say(`setup:tensorflow: addon already built on libtensorflow ${TF_VERSION}`);
+      return;
+    }
+    yield* checkTools();
+    say(`setup:tensorflow: compiling ${path.basename(opsPath(target))}`);
+    yield* buildOps(yield* downloadWheel(target), target);
+    say(`setup:tensorflow: built ${path.relative(ROOT, opsPath(target))}`);
     return;
   }
 
@@ -399,6 +478,10 @@ const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
       step: "load the built addon",
       reason: `expected libtensorflow ${TF_VERSION}, got ${version ?? "a load error"}`,
     });
+  }
+  if (!flags.gpu) {
+    say(`setup:tensorflow: compiling ${path.basename(opsPath(target))}`);
+    yield* buildOps(wheel, target);
   }
   fs.writeFileSync(stampPath, JSON.stringify({ wheel: path.basename(wheel), version }) + "\n");
 

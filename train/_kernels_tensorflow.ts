@@ -14,6 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { INSTANCE_NORM_KERNEL } from "../models/mod.ts";
 
 const BACKEND = "tensorflow";
 
@@ -27,9 +28,16 @@ interface NodeBackend {
     readonly TF_ATTR_STRING: number;
     readonly TF_ATTR_BOOL: number;
     readonly TF_ATTR_TYPE: number;
+    readonly TF_ATTR_FLOAT: number;
     readonly TF_FLOAT: number;
   };
   executeSingleOutput(name: string, attrs: unknown[], inputs: tf.TensorInfo[]): tf.TensorInfo;
+  executeMultipleOutputs(
+    name: string,
+    attrs: unknown[],
+    inputs: tf.TensorInfo[],
+    count: number,
+  ): tf.Tensor[];
 }
 
 /** Attributes tfjs passes to Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter. */
@@ -218,12 +226,54 @@ const reluGradConfig: tf.GradConfig = {
   },
 };
 
+/** Epsilon of instance norm's variance, PyTorch's default (as in models/layers.ts). */
+const NORM_EPS = 1e-5;
+
+/** The gradient kernel of {@link INSTANCE_NORM_KERNEL} on tensorflow. */
+const INSTANCE_NORM_GRAD = "CatganInstanceNormGrad";
+
+/**
+ * Instance norm as the native op `CatganInstanceNorm` (train/native/catgan_ops.cc): one kernel
+ * that reads x twice and writes y once, instead of seven. Outputs y, then the per-image,
+ * per-channel mean and reciprocal standard deviation (`[n, c]`) that its gradient reads.
+ */
+function instanceNormKernel(args: KernelFuncArgs): tf.TensorInfo[] {
+  const { x } = args.inputs as { x: tf.Tensor4D };
+  const backend = args.backend as unknown as NodeBackend;
+  const attrs = [{ name: "epsilon", type: backend.binding.TF_ATTR_FLOAT, value: NORM_EPS }];
+  return backend.executeMultipleOutputs("CatganInstanceNorm", attrs, [x], 3);
+}
+
+/** dx of instance norm as the native op `CatganInstanceNormGrad`: one kernel instead of seven. */
+function instanceNormGradKernel(args: KernelFuncArgs): tf.TensorInfo {
+  const { dy, x, mean, rstd } = args.inputs as Record<string, tf.Tensor>;
+  const backend = args.backend as unknown as NodeBackend;
+  return backend.executeSingleOutput(INSTANCE_NORM_GRAD, [], [dy, x, mean, rstd]);
+}
+
+const instanceNormGradConfig: tf.GradConfig = {
+  kernelName: INSTANCE_NORM_KERNEL,
+  inputsToSave: ["x"],
+  outputsToSave: [false, true, true],
+  gradFunc: (dy, saved) => {
+    const [x, mean, rstd] = saved;
+    // Only y reaches a loss; the gradients of the saved statistics are zeros and are ignored.
+    const dyOfY = Array.isArray(dy) ? dy[0] : dy;
+    return {
+      x: () => tf.engine().runKernel(INSTANCE_NORM_GRAD, { dy: dyOfY, x, mean, rstd }) as tf.Tensor,
+    };
+  },
+};
+
 /**
  * Makes Conv2D and its two gradients on the `tensorflow` backend accept numeric and explicit
- * padding, as the other backends do, and gives ReLU a one-kernel gradient there.
+ * padding, as the other backends do, and gives ReLU a one-kernel gradient there. With
+ * `nativeOps` (catgan's op library is loaded into libtensorflow), instance norm and its gradient
+ * run as one native kernel each.
  *
  * Call after `@tensorflow/tfjs-node` is loaded. Idempotent: later calls do nothing.
  *
+ * @param nativeOps Whether catgan's native op library is loaded (registers its instance norm).
  * @returns nothing
  * @example
  * ```ts
@@ -231,7 +281,7 @@ const reluGradConfig: tf.GradConfig = {
  * tf.conv2d(x, w, 2, 1); // no longer throws on the tensorflow backend
  * ```
  */
-export function registerTensorflowKernels(): void {
+export function registerTensorflowKernels(nativeOps = false): void {
   if (registered || tf.getKernel(tf.Conv2D, BACKEND) === undefined) return;
   registered = true;
   wrapKernel(tf.Conv2D, conv2d);
@@ -239,4 +289,16 @@ export function registerTensorflowKernels(): void {
   wrapKernel(tf.Conv2DBackpropFilter, conv2dBackpropFilter);
   tf.registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND, kernelFunc: reluGrad });
   tf.registerGradient(reluGradConfig);
+  if (!nativeOps) return;
+  tf.registerKernel({
+    kernelName: INSTANCE_NORM_KERNEL,
+    backendName: BACKEND,
+    kernelFunc: instanceNormKernel,
+  });
+  tf.registerKernel({
+    kernelName: INSTANCE_NORM_GRAD,
+    backendName: BACKEND,
+    kernelFunc: instanceNormGradKernel,
+  });
+  tf.registerGradient(instanceNormGradConfig);
 }

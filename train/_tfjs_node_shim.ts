@@ -34,6 +34,9 @@ import * as tf from "@tensorflow/tfjs";
 /** The two packages that provide the "tensorflow" backend, without the `@tensorflow/` scope. */
 export type TfjsNodePackage = "tfjs-node" | "tfjs-node-gpu";
 
+/** Set to "0" to leave catgan's native op library unloaded (the closed-form JS ops run). */
+export const NATIVE_OPS_ENV = "CATGAN_NATIVE_OPS";
+
 /** The variable that forces a package: "cpu" for tfjs-node, "gpu" for tfjs-node-gpu. */
 export const TENSORFLOW_ENV = "CATGAN_TENSORFLOW";
 
@@ -47,6 +50,11 @@ export interface TfjsNodeInfo {
   readonly libtensorflowVersion: string;
   /** Whether libtensorflow found a GPU and runs ops there (never for tfjs-node). */
   readonly usingGpu: boolean;
+  /**
+   * Whether catgan's native op library (train/native/catgan_ops.cc, built by setup:tensorflow
+   * beside the addon) loaded into libtensorflow, so its fused kernels can be registered.
+   */
+  readonly nativeOps: boolean;
 }
 
 /** The result of {@link loadTfjsNode}: loaded, or a one-sentence reason why not. */
@@ -125,6 +133,42 @@ export function findTfjsNodeDirs(): TfjsNodeDirs {
  */
 export function addonPath(packageDir: string): string {
   return join(packageDir, "lib", "napi-v8", "tfjs_binding.node");
+}
+
+/**
+ * Where setup:tensorflow puts catgan's native op library for a tfjs-node folder: beside the
+ * libtensorflow it was compiled against, which a reinstall of the package removes with it.
+ *
+ * @param packageDir The package folder.
+ * @returns The path of `catgan_ops.node`, present or not.
+ * @example
+ * ```ts
+ * nativeOpsPath("/repo/node_modules/@tensorflow/tfjs-node");
+ * // "/repo/node_modules/@tensorflow/tfjs-node/deps/catgan/catgan_ops.node"
+ * ```
+ */
+export function nativeOpsPath(packageDir: string): string {
+  return join(packageDir, "deps", "catgan", "catgan_ops.node");
+}
+
+/**
+ * Loads catgan's op library into the libtensorflow the addon already loaded (the library is a
+ * Node-API module with no exports; loading it registers the ops with libtensorflow). Only for
+ * tfjs-node: its kernels are CPU-only, and on tfjs-node-gpu they would move every normalised
+ * tensor to the host and back.
+ */
+function loadNativeOps(choice: { readonly package: TfjsNodePackage; packageDir: string }) {
+  if (choice.package !== "tfjs-node" || process.env[NATIVE_OPS_ENV] === "0") return false;
+  const path = nativeOpsPath(choice.packageDir);
+  if (!existsSync(path)) return false;
+  try {
+    require(path);
+    return true;
+  } catch {
+    // Limitation: a library that exists but fails to load is skipped silently (the backend's
+    // detail line then says the fused kernels are off); setup:tensorflow reports why.
+    return false;
+  }
 }
 
 function setupCommand(name: TfjsNodePackage): string {
@@ -241,8 +285,9 @@ function describeError(error: unknown): string {
  */
 export function describeTfjsNode(info: TfjsNodeInfo): string {
   const line = `${info.package} ${info.version} on libtensorflow ${info.libtensorflowVersion}`;
-  if (info.package === "tfjs-node") return line;
-  return `${line}, ${info.usingGpu ? "on GPU" : "no GPU found: on CPU"}`;
+  const ops = info.nativeOps ? ", catgan native ops" : "";
+  if (info.package === "tfjs-node") return line + ops;
+  return `${line}, ${info.usingGpu ? "on GPU" : "no GPU found: on CPU"}${ops}`;
 }
 
 /** The parts of tfjs-node's NodeJSKernelBackend read here. */
@@ -331,6 +376,7 @@ export async function loadTfjsNodeChoice(choice: TfjsNodeChoice): Promise<TfjsNo
         version: module.version?.["tfjs-node"] ?? readVersion(choice.packageDir),
         libtensorflowVersion: backend?.binding?.TF_Version ?? "unknown",
         usingGpu: backend?.isUsingGpuDevice === true,
+        nativeOps: loadNativeOps(choice),
       },
     };
   } catch (error) {

@@ -56,7 +56,7 @@ const initTensorflow = Effect.fn("backend.initTensorflow")(function* () {
   // Limitation: on tfjs-node-gpu they run libtensorflow's GPU Conv2D, its two gradients (with
   // EXPLICIT padding) and ReluGrad, which have never run on a GPU here: their results and speed
   // there are unchecked.
-  registerTensorflowKernels();
+  registerTensorflowKernels(load.info.nativeOps);
   const info: BackendInfo = { name: "tensorflow", detail: describeTfjsNode(load.info) };
   return info;
 });

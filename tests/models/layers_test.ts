@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import process from "node:process";
 import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { suite } from "uvu";
@@ -10,12 +11,13 @@ import {
   disposeParams,
   initFilter,
   initUniform,
+  INSTANCE_NORM_KERNEL,
   instanceNorm,
   upsample2x,
   upsampleConv,
 } from "../../models/layers.ts";
 import { type BackendName, initBackend } from "../../train/backend.ts";
-import { addonPath, findTfjsNodeDir } from "../../train/_tfjs_node_shim.ts";
+import { addonPath, findTfjsNodeDir, NATIVE_OPS_ENV } from "../../train/_tfjs_node_shim.ts";
 import {
   assertClose,
   conv2dBackpropFilterRef,
@@ -194,6 +196,42 @@ for (const backend of BACKENDS) {
       assertClose(dw, dwRef, { label: `${label} dw` });
     });
   }
+}
+
+if (ADDON_BUILT) {
+  // The instanceNorm tests above run on tensorflow; this one says which code they checked there.
+  const nativeOff = process.env[NATIVE_OPS_ENV] === "0";
+  test(`tensorflow runs instanceNorm as ${nativeOff ? "the closed-form ops" : "the native kernel"}`, async () => {
+    await use("tensorflow");
+    assert.is(tf.getKernel(INSTANCE_NORM_KERNEL, "tensorflow") !== undefined, !nativeOff);
+    assert.is(tf.getKernel(INSTANCE_NORM_KERNEL, "cpu"), undefined, "cpu keeps the closed form");
+    const x = tf.randomNormal([2, 4, 4, 3]) as tf.Tensor4D;
+    const profile = await tf.profile(() => instanceNorm(x));
+    const names = profile.kernelNames.join(",");
+    assert.is(profile.kernelNames.includes(INSTANCE_NORM_KERNEL), !nativeOff, names);
+    tf.dispose([x, profile.result as tf.Tensor]);
+  });
+
+  // Model-sized planes with odd sizes and a channel count that is no multiple of the vector
+  // width; batch 9, so libtensorflow's thread pool splits the images unevenly.
+  test("instanceNorm and its gradient on tensorflow match cpu's closed form at batch 9, 13x11x67", async () => {
+    const shape: Shape4 = [9, 13, 11, 67];
+    const x = normInput(shape, 8);
+    const dy = seededValues(sizeOf(shape), 9);
+    const run = async (backend: BackendName) => {
+      await use(backend);
+      return tf.tidy(() => {
+        const input = tf.tensor4d(x, [...shape]);
+        const dyT = tf.tensor4d(dy, [...shape]);
+        const f = (a: tf.Tensor) => tf.sum(tf.mul(instanceNorm(a as tf.Tensor4D), dyT));
+        return [instanceNorm(input).dataSync(), tf.grad(f)(input).dataSync()];
+      });
+    };
+    const [y, dx] = await run("tensorflow");
+    const [yRef, dxRef] = await run("cpu");
+    assertClose(y, yRef, { rtol: 1e-4, atol: 1e-5, label: "y" });
+    assertClose(dx, dxRef, { rtol: 1e-4, atol: 1e-5, label: "dx" });
+  });
 }
 
 test("applyToBoth gives each batch the scores and gradients of its own pass", async () => {

@@ -5,7 +5,7 @@ import { Effect, Exit } from "effect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { type BackendName, initBackend } from "../../train/backend.ts";
-import { selectTfjsNode } from "../../train/_tfjs_node_shim.ts";
+import { NATIVE_OPS_ENV, selectTfjsNode } from "../../train/_tfjs_node_shim.ts";
 import {
   assertClose,
   conv2dBackpropFilterRef,
@@ -206,9 +206,11 @@ if (ADDON_BUILT) {
     const info = await start("tensorflow");
     assert.is(info.name, "tensorflow");
     assert.is(tf.getBackend(), "tensorflow");
-    // tfjs-node's line is unchanged by tfjs-node-gpu support; tfjs-node-gpu's says where it runs.
+    // tfjs-node's line says whether setup's op library loaded (it must, unless turned off);
+    // tfjs-node-gpu's says where it runs and never loads the op library.
+    const ops = process.env[NATIVE_OPS_ENV] === "0" ? "" : ", catgan native ops";
     const detail = TENSORFLOW_PACKAGE === "tfjs-node"
-      ? /^tfjs-node 4\.22\.0 on libtensorflow 2\.\d+\.\d+$/
+      ? new RegExp(`^tfjs-node 4\\.22\\.0 on libtensorflow 2\\.\\d+\\.\\d+${ops}$`)
       : /^tfjs-node-gpu 4\.22\.0 on libtensorflow 2\.\d+\.\d+, (on GPU|no GPU found: on CPU)$/;
     assert.match(info.detail, detail);
     assert.ok(tf.engine().registryFactory.tensorflow !== undefined, "registered in our tfjs");

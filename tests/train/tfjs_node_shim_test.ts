@@ -19,6 +19,7 @@ import {
   findTfjsNodeDir,
   findTfjsNodeDirs,
   loadTfjsNodeChoice,
+  nativeOpsPath,
   selectTfjsNode,
   TENSORFLOW_ENV,
   type TfjsNodeChoice,
@@ -143,7 +144,7 @@ Shim("selectTfjsNode applies chooseTfjsNode to the installed folders and CATGAN_
 });
 
 Shim("describeTfjsNode names the package, and for tfjs-node-gpu where ops run", () => {
-  const base = { version: "4.22.0", libtensorflowVersion: "2.21.0" };
+  const base = { version: "4.22.0", libtensorflowVersion: "2.21.0", nativeOps: false };
   assert.is(
     describeTfjsNode({ ...base, package: "tfjs-node", usingGpu: false }),
     "tfjs-node 4.22.0 on libtensorflow 2.21.0",
@@ -155,6 +156,17 @@ Shim("describeTfjsNode names the package, and for tfjs-node-gpu where ops run", 
   assert.is(
     describeTfjsNode({ ...base, package: "tfjs-node-gpu", usingGpu: false }),
     "tfjs-node-gpu 4.22.0 on libtensorflow 2.21.0, no GPU found: on CPU",
+  );
+  assert.is(
+    describeTfjsNode({ ...base, package: "tfjs-node", usingGpu: false, nativeOps: true }),
+    "tfjs-node 4.22.0 on libtensorflow 2.21.0, catgan native ops",
+  );
+});
+
+Shim("nativeOpsPath puts the op library beside the package's libtensorflow", () => {
+  assert.is(
+    nativeOpsPath("/repo/node_modules/@tensorflow/tfjs-node"),
+    "/repo/node_modules/@tensorflow/tfjs-node/deps/catgan/catgan_ops.node",
   );
 });
 
