@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { buildDiscriminator, discriminate } from "./dcgan.ts";
-import { conv, initFilter, instanceNorm, type Params, upsampleConv } from "./layers.ts";
+import { conv, initFilter, instanceNormRelu, type Params, upsampleConv } from "./layers.ts";
 
 /** Residual blocks in each generator, at 16x16 (the issue's three). */
 export const RESIDUAL_BLOCKS = 3;
@@ -73,21 +73,19 @@ export function buildCycleGanGenerator(options: CycleGanNetOptions): Params {
 export function translate(params: Params, x: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     // Encoder: [batch, 32, 32, d], then [batch, 16, 16, 2d].
-    let h = tf.relu(instanceNorm(conv(x, { filter: params.down1, stride: 2, pad: 1 })));
-    h = tf.relu(instanceNorm(conv(h, { filter: params.down2, stride: 2, pad: 1 })));
+    let h = instanceNormRelu(conv(x, { filter: params.down1, stride: 2, pad: 1 }));
+    h = instanceNormRelu(conv(h, { filter: params.down2, stride: 2, pad: 1 }));
 
     // Residual blocks, x + relu(norm(conv3x3(x))): the skip connection carries the input's
     // features through unchanged, so a block only adds a correction. That is what keeps the
     // source image's structure (pose, outline, layout) in the translation.
     for (let i = 1; i <= RESIDUAL_BLOCKS; i++) {
-      const branch = tf.relu(
-        instanceNorm(conv(h, { filter: params[`res${i}`], stride: 1, pad: 1 })),
-      );
+      const branch = instanceNormRelu(conv(h, { filter: params[`res${i}`], stride: 1, pad: 1 }));
       h = tf.add(h, branch);
     }
 
     // Decoder: [batch, 32, 32, d], then [batch, 64, 64, 3]; no norm on the last layer.
-    h = tf.relu(instanceNorm(upsampleConv(h, { filter: params.up1 })));
+    h = instanceNormRelu(upsampleConv(h, { filter: params.up1 }));
     return tf.tanh(upsampleConv(h, { filter: params.up2 }));
   });
 }
@@ -132,7 +130,7 @@ export function discriminatePatches(params: Params, x: tf.Tensor4D): tf.Tensor4D
   return tf.tidy(() => {
     let h = x;
     for (let i = 1; i <= 3; i++) {
-      h = tf.relu(instanceNorm(conv(h, { filter: params[`down${i}`], stride: 2, pad: 1 })));
+      h = instanceNormRelu(conv(h, { filter: params[`down${i}`], stride: 2, pad: 1 }));
     }
     // [batch, 4, 4, 1]; the last layer has no norm, as everywhere in the course's networks.
     return conv(h, { filter: params.down4, stride: 2, pad: 1 });

@@ -10,7 +10,7 @@ import {
   conv,
   initFilter,
   initUniform,
-  instanceNorm,
+  instanceNormRelu,
   type Params,
   upsampleConv,
 } from "./layers.ts";
@@ -77,10 +77,10 @@ export function generate(params: Params, z: tf.Tensor2D): tf.Tensor4D {
     const channels = params.up1.shape[2] as number;
     // [batch, 4, 4, 8d]
     let h = tf.reshape(tf.matMul(z, params.project), [z.shape[0], 4, 4, channels]) as tf.Tensor4D;
-    h = tf.relu(instanceNorm(h));
+    h = instanceNormRelu(h);
     for (let i = 1; i <= 4; i++) {
       h = upsampleConv(h, { filter: params[`up${i}`] });
-      h = i < 4 ? tf.relu(instanceNorm(h)) : tf.tanh(h);
+      h = i < 4 ? instanceNormRelu(h) : tf.tanh(h);
     }
     // [batch, 64, 64, 3]
     return h;
@@ -131,7 +131,7 @@ export function discriminatorTrunk(params: Params, x: tf.Tensor4D): tf.Tensor4D 
   return tf.tidy(() => {
     let h = x;
     for (let i = 1; i <= 4; i++) {
-      h = tf.relu(instanceNorm(conv(h, { filter: params[`down${i}`], stride: 2, pad: 1 })));
+      h = instanceNormRelu(conv(h, { filter: params[`down${i}`], stride: 2, pad: 1 }));
     }
     return h;
   });

@@ -89,10 +89,10 @@ const instanceNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
 }) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /**
- * Name under which a backend may register its own instance-norm kernel: input `x`, outputs `y`
- * first, then whatever its registered gradient saves. {@link instanceNorm} runs it where the
- * active backend has one (train/ registers a fused native kernel on tensorflow), and the
- * closed-form op above everywhere else.
+ * Name under which a backend may register its own instance-norm kernel: input `x`, attribute
+ * `relu` (apply ReLU after the norm), outputs `y` first, then whatever its registered gradient
+ * saves. {@link instanceNorm} and {@link instanceNormRelu} run it where the active backend has one
+ * (train/ registers a native kernel on tensorflow), and the closed-form op above everywhere else.
  */
 export const INSTANCE_NORM_KERNEL = "CatganInstanceNorm";
 
@@ -113,10 +113,33 @@ export const INSTANCE_NORM_KERNEL = "CatganInstanceNorm";
  */
 export function instanceNorm(x: tf.Tensor4D): tf.Tensor4D {
   if (tf.getKernel(INSTANCE_NORM_KERNEL, tf.getBackend()) === undefined) return instanceNormOp(x);
-  // A backend's own kernel, with its gradient registered beside it: its first output is y.
-  const [y, ...rest] = tf.engine().runKernel(INSTANCE_NORM_KERNEL, { x }) as tf.Tensor[];
-  tf.dispose(rest);
-  return y as tf.Tensor4D;
+  return runInstanceNormKernel(x, false);
+}
+
+/**
+ * `tf.relu(instanceNorm(x))`, the block every norm layer of the GANs ends with, as one kernel
+ * each way where the backend registers {@link INSTANCE_NORM_KERNEL} (with its `relu` attribute),
+ * else exactly that composition.
+ *
+ * @param x `[batch, h, w, c]`.
+ * @returns `x` normalised per image and channel, negatives set to 0.
+ * @example
+ * ```ts
+ * const y = instanceNormRelu(tf.randomNormal([2, 4, 4, 8]));
+ * ```
+ */
+export function instanceNormRelu(x: tf.Tensor4D): tf.Tensor4D {
+  if (tf.getKernel(INSTANCE_NORM_KERNEL, tf.getBackend()) === undefined) {
+    return tf.tidy(() => tf.relu(instanceNormOp(x)));
+  }
+  return runInstanceNormKernel(x, true);
+}
+
+/** A backend's own kernel, with its gradient registered beside it: its first output is y. */
+function runInstanceNormKernel(x: tf.Tensor4D, relu: boolean): tf.Tensor4D {
+  const outputs = tf.engine().runKernel(INSTANCE_NORM_KERNEL, { x }, { relu }) as tf.Tensor[];
+  tf.dispose(outputs.slice(1));
+  return outputs[0] as tf.Tensor4D;
 }
 
 /** Options of {@link conv}. */

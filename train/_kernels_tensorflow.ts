@@ -232,36 +232,50 @@ const NORM_EPS = 1e-5;
 /** The gradient kernel of {@link INSTANCE_NORM_KERNEL} on tensorflow. */
 const INSTANCE_NORM_GRAD = "CatganInstanceNormGrad";
 
+/** Attributes of {@link INSTANCE_NORM_KERNEL}: whether a ReLU follows the norm. */
+interface InstanceNormAttrs {
+  readonly relu?: boolean;
+}
+
+function reluAttr(backend: NodeBackend, attrs: tf.NamedAttrMap | undefined): unknown {
+  const relu = (attrs as InstanceNormAttrs | undefined)?.relu === true;
+  return { name: "relu", type: backend.binding.TF_ATTR_BOOL, value: relu };
+}
+
 /**
- * Instance norm as the native op `CatganInstanceNorm` (train/native/catgan_ops.cc): one kernel
- * that reads x twice and writes y once, instead of seven. Outputs y, then the per-image,
- * per-channel mean and reciprocal standard deviation (`[n, c]`) that its gradient reads.
+ * Instance norm (and, with `relu`, the ReLU after it) as the native op `CatganInstanceNorm`
+ * (train/native/catgan_ops.cc): one kernel that reads x twice and writes y once, instead of
+ * seven (eight). Outputs y, then the per-image, per-channel mean and reciprocal standard
+ * deviation (`[n, c]`) that its gradient reads.
  */
 function instanceNormKernel(args: KernelFuncArgs): tf.TensorInfo[] {
   const { x } = args.inputs as { x: tf.Tensor4D };
   const backend = args.backend as unknown as NodeBackend;
-  const attrs = [{ name: "epsilon", type: backend.binding.TF_ATTR_FLOAT, value: NORM_EPS }];
+  const attrs = [
+    { name: "epsilon", type: backend.binding.TF_ATTR_FLOAT, value: NORM_EPS },
+    reluAttr(backend, args.attrs),
+  ];
   return backend.executeMultipleOutputs("CatganInstanceNorm", attrs, [x], 3);
 }
 
-/** dx of instance norm as the native op `CatganInstanceNormGrad`: one kernel instead of seven. */
+/** dx of instance norm (and ReLU) as the native op `CatganInstanceNormGrad`: one kernel. */
 function instanceNormGradKernel(args: KernelFuncArgs): tf.TensorInfo {
   const { dy, x, mean, rstd } = args.inputs as Record<string, tf.Tensor>;
   const backend = args.backend as unknown as NodeBackend;
-  return backend.executeSingleOutput(INSTANCE_NORM_GRAD, [], [dy, x, mean, rstd]);
+  const attrs = [reluAttr(backend, args.attrs)];
+  return backend.executeSingleOutput(INSTANCE_NORM_GRAD, attrs, [dy, x, mean, rstd]);
 }
 
 const instanceNormGradConfig: tf.GradConfig = {
   kernelName: INSTANCE_NORM_KERNEL,
   inputsToSave: ["x"],
   outputsToSave: [false, true, true],
-  gradFunc: (dy, saved) => {
+  gradFunc: (dy, saved, attrs) => {
     const [x, mean, rstd] = saved;
     // Only y reaches a loss; the gradients of the saved statistics are zeros and are ignored.
     const dyOfY = Array.isArray(dy) ? dy[0] : dy;
-    return {
-      x: () => tf.engine().runKernel(INSTANCE_NORM_GRAD, { dy: dyOfY, x, mean, rstd }) as tf.Tensor,
-    };
+    const inputs = { dy: dyOfY, x, mean, rstd };
+    return { x: () => tf.engine().runKernel(INSTANCE_NORM_GRAD, inputs, attrs) as tf.Tensor };
   },
 };
 

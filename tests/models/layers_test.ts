@@ -13,6 +13,7 @@ import {
   initUniform,
   INSTANCE_NORM_KERNEL,
   instanceNorm,
+  instanceNormRelu,
   upsample2x,
   upsampleConv,
 } from "../../models/layers.ts";
@@ -94,6 +95,39 @@ for (const backend of BACKENDS) {
       return (lossAt(plus) - lossAt(minus)) / (2 * step);
     });
     assertClose(grad, numeric, { rtol: 1e-5, atol: 1e-5, label: backend });
+  });
+
+  test(`instanceNormRelu and its gradient match the direct loop and finite differences on ${backend}`, async () => {
+    await use(backend);
+    const reluRef = (values: ArrayLike<number>, shape: Shape4) =>
+      instanceNormRef(values, shape).map((v) => Math.max(v, 0));
+    // No constant plane here: every value of one sits at ReLU's kink, where it has no derivative.
+    const x = seededValues(sizeOf(NORM_SHAPE), 10).map((v, i) => v * 3 + (i % 5) * 0.5);
+    const dy = seededValues(sizeOf(NORM_SHAPE), 11);
+    const before = tf.memory().numTensors;
+    const [y, grad] = tf.tidy(() => {
+      const input = tf.tensor4d(x, [...NORM_SHAPE]);
+      const dyT = tf.tensor4d(dy, [...NORM_SHAPE]);
+      const f = (a: tf.Tensor) => tf.sum(tf.mul(instanceNormRelu(a as tf.Tensor4D), dyT));
+      return [instanceNormRelu(input).dataSync(), tf.grad(f)(input).dataSync()];
+    });
+    assert.is(tf.memory().numTensors, before, "no tensors leaked");
+    assertClose(y, reluRef(x, NORM_SHAPE), { label: backend });
+
+    const lossAt = (values: Float64Array) =>
+      reluRef(values, NORM_SHAPE).reduce((sum, v, i) => sum + v * dy[i], 0);
+    const step = 1e-6;
+    const numeric = Float64Array.from(x, (_, i) => {
+      const plus = Float64Array.from(x);
+      const minus = Float64Array.from(x);
+      plus[i] += step;
+      minus[i] -= step;
+      return (lossAt(plus) - lossAt(minus)) / (2 * step);
+    });
+    // Some outputs are zeroed and some are not, or the ReLU's part would go unchecked.
+    const zeroed = y.filter((v) => v === 0).length;
+    assert.ok(zeroed > y.length / 4 && zeroed < (y.length * 3) / 4, `${zeroed} of ${y.length}`);
+    assertClose(grad, numeric, { rtol: 1e-5, atol: 1e-5, label: `${backend} dx` });
   });
 
   test(`instanceNorm's custom gradient keeps no tensors and matches tf.moments' on ${backend}`, async () => {
@@ -206,32 +240,38 @@ if (ADDON_BUILT) {
     assert.is(tf.getKernel(INSTANCE_NORM_KERNEL, "tensorflow") !== undefined, !nativeOff);
     assert.is(tf.getKernel(INSTANCE_NORM_KERNEL, "cpu"), undefined, "cpu keeps the closed form");
     const x = tf.randomNormal([2, 4, 4, 3]) as tf.Tensor4D;
-    const profile = await tf.profile(() => instanceNorm(x));
-    const names = profile.kernelNames.join(",");
-    assert.is(profile.kernelNames.includes(INSTANCE_NORM_KERNEL), !nativeOff, names);
-    tf.dispose([x, profile.result as tf.Tensor]);
+    for (const norm of [instanceNorm, instanceNormRelu]) {
+      const profile = await tf.profile(() => norm(x));
+      const names = profile.kernelNames.join(",");
+      assert.is(profile.kernelNames.includes(INSTANCE_NORM_KERNEL), !nativeOff, names);
+      assert.is(profile.kernelNames.includes("Relu"), nativeOff && norm === instanceNormRelu);
+      tf.dispose(profile.result as tf.Tensor);
+    }
+    x.dispose();
   });
 
   // Model-sized planes with odd sizes and a channel count that is no multiple of the vector
   // width; batch 9, so libtensorflow's thread pool splits the images unevenly.
-  test("instanceNorm and its gradient on tensorflow match cpu's closed form at batch 9, 13x11x67", async () => {
-    const shape: Shape4 = [9, 13, 11, 67];
-    const x = normInput(shape, 8);
-    const dy = seededValues(sizeOf(shape), 9);
-    const run = async (backend: BackendName) => {
-      await use(backend);
-      return tf.tidy(() => {
-        const input = tf.tensor4d(x, [...shape]);
-        const dyT = tf.tensor4d(dy, [...shape]);
-        const f = (a: tf.Tensor) => tf.sum(tf.mul(instanceNorm(a as tf.Tensor4D), dyT));
-        return [instanceNorm(input).dataSync(), tf.grad(f)(input).dataSync()];
-      });
-    };
-    const [y, dx] = await run("tensorflow");
-    const [yRef, dxRef] = await run("cpu");
-    assertClose(y, yRef, { rtol: 1e-4, atol: 1e-5, label: "y" });
-    assertClose(dx, dxRef, { rtol: 1e-4, atol: 1e-5, label: "dx" });
-  });
+  for (const norm of [instanceNorm, instanceNormRelu]) {
+    test(`${norm.name} and its gradient on tensorflow match cpu's closed form at batch 9, 13x11x67`, async () => {
+      const shape: Shape4 = [9, 13, 11, 67];
+      const x = normInput(shape, 8);
+      const dy = seededValues(sizeOf(shape), 9);
+      const run = async (backend: BackendName) => {
+        await use(backend);
+        return tf.tidy(() => {
+          const input = tf.tensor4d(x, [...shape]);
+          const dyT = tf.tensor4d(dy, [...shape]);
+          const f = (a: tf.Tensor) => tf.sum(tf.mul(norm(a as tf.Tensor4D), dyT));
+          return [norm(input).dataSync(), tf.grad(f)(input).dataSync()];
+        });
+      };
+      const [y, dx] = await run("tensorflow");
+      const [yRef, dxRef] = await run("cpu");
+      assertClose(y, yRef, { rtol: 1e-4, atol: 1e-5, label: "y" });
+      assertClose(dx, dxRef, { rtol: 1e-4, atol: 1e-5, label: "dx" });
+    });
+  }
 }
 
 test("applyToBoth gives each batch the scores and gradients of its own pass", async () => {

@@ -1,6 +1,21 @@
-// prototype
+// catgan's libtensorflow op library: instance norm (optionally followed by ReLU) and its gradient,
+// one CPU kernel each, for the tensorflow backend (train/_kernels_tensorflow.ts registers them
+// as tfjs kernels; models/layers.ts runs them where registered).
+//
+// Built by scripts/setup_tensorflow.ts with g++ against the TensorFlow wheel's C++ headers and
+// libtensorflow_framework, the same library tfjs-node's addon loaded, so loading this file
+// registers the ops where tfjs-node's eager calls find them by name. It is also a Node-API module
+// with no exports (the two functions at the end), so `require` loads it in Node, Deno and Bun.
+//
+// Layout is NHWC. Each image is normalised over its h * w positions per channel, as PyTorch's
+// nn.InstanceNorm2d with affine=False: y = (x - mean) * rstd, rstd = 1 / sqrt(var + epsilon),
+// with the biased variance. The tfjs fallback (models/layers.ts) is the same function in seven
+// tfjs ops each way; tests/models/layers_test.ts checks both against direct loops.
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "tensorflow/core/framework/op.h"
@@ -8,23 +23,41 @@
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/framework/tensor.h"
 
-using namespace tensorflow;
+namespace catgan {
+namespace {
 
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::shape_inference::InferenceContext;
+using tensorflow::shape_inference::ShapeHandle;
+
+absl::Status NormShapes(InferenceContext* c) {
+  ShapeHandle x;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 4, &x));
+  c->set_output(0, x);
+  ShapeHandle stats = c->MakeShape({c->Dim(x, 0), c->Dim(x, 3)});
+  c->set_output(1, stats);
+  c->set_output(2, stats);
+  return absl::OkStatus();
+}
+
+absl::Status GradShapes(InferenceContext* c) {
+  c->set_output(0, c->input(1));
+  return absl::OkStatus();
+}
+
+// mean and rstd are [n, c]: what the gradient needs besides x, so y need not be kept.
 REGISTER_OP("CatganInstanceNorm")
     .Input("x: float")
     .Output("y: float")
     .Output("mean: float")
     .Output("rstd: float")
     .Attr("epsilon: float = 0.00001")
-    .SetShapeFn([](shape_inference::InferenceContext* c) {
-      shape_inference::ShapeHandle x;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 4, &x));
-      c->set_output(0, x);
-      auto stats = c->MakeShape({c->Dim(x, 0), c->Dim(x, 3)});
-      c->set_output(1, stats);
-      c->set_output(2, stats);
-      return absl::OkStatus();
-    });
+    .Attr("relu: bool = false")
+    .SetShapeFn(NormShapes);
 
 REGISTER_OP("CatganInstanceNormGrad")
     .Input("dy: float")
@@ -32,62 +65,89 @@ REGISTER_OP("CatganInstanceNormGrad")
     .Input("mean: float")
     .Input("rstd: float")
     .Output("dx: float")
-    .SetShapeFn([](shape_inference::InferenceContext* c) {
-      c->set_output(0, c->input(1));
-      return absl::OkStatus();
-    });
+    .Attr("relu: bool = false")
+    .SetShapeFn(GradShapes);
 
-namespace {
+// The sizes of one NHWC tensor seen as n images of `positions` rows of `channels` floats.
+struct Planes {
+  int64_t images;
+  int64_t positions;
+  int64_t channels;
+};
 
-void ForEachImage(OpKernelContext* ctx, int64_t n, int64_t cost, std::function<void(int64_t, int64_t)> fn) {
-  auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
-  workers->ParallelFor(n, cost, std::move(fn));
+Planes PlanesOf(const Tensor& x) {
+  return {x.dim_size(0), x.dim_size(1) * x.dim_size(2), x.dim_size(3)};
+}
+
+// Runs work(first, last) over ranges of images on libtensorflow's intra-op thread pool, the one
+// TF_NUM_INTRAOP_THREADS sizes; `cost` is the work of one image in cycles, roughly.
+void ForImages(OpKernelContext* ctx, const Planes& p, int64_t cost_per_value,
+               const std::function<void(int64_t, int64_t)>& work) {
+  auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
+  pool->ParallelFor(p.images, p.positions * p.channels * cost_per_value, work);
 }
 
 class InstanceNormOp : public OpKernel {
  public:
   explicit InstanceNormOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &epsilon_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("relu", &relu_));
   }
+
   void Compute(OpKernelContext* ctx) override {
     const Tensor& x = ctx->input(0);
-    OP_REQUIRES(ctx, x.dims() == 4, errors::InvalidArgument("x must be NHWC"));
-    const int64_t n = x.dim_size(0), hw = x.dim_size(1) * x.dim_size(2), c = x.dim_size(3);
-    Tensor *y, *mean, *rstd;
+    OP_REQUIRES(ctx, x.dims() == 4,
+                absl::InvalidArgumentError("CatganInstanceNorm: x must be [n, h, w, c]"));
+    const Planes p = PlanesOf(x);
+    Tensor* y = nullptr;
+    Tensor* mean = nullptr;
+    Tensor* rstd = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({n, c}), &mean));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({n, c}), &rstd));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({p.images, p.channels}), &mean));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({p.images, p.channels}), &rstd));
+    if (x.NumElements() == 0) return;
+
     const float* xs = x.flat<float>().data();
     float* ys = y->flat<float>().data();
-    float* ms = mean->flat<float>().data();
-    float* rs = rstd->flat<float>().data();
-    const float eps = epsilon_;
-    ForEachImage(ctx, n, hw * c * 8, [=](int64_t begin, int64_t end) {
-      std::vector<float> acc(c);
-      for (int64_t i = begin; i < end; ++i) {
-        const float* xi = xs + i * hw * c;
-        float* yi = ys + i * hw * c;
-        float* m = ms + i * c;
-        float* r = rs + i * c;
-        std::fill(acc.begin(), acc.end(), 0.f);
-        for (int64_t p = 0; p < hw; ++p) {
-          const float* row = xi + p * c;
-          for (int64_t k = 0; k < c; ++k) acc[k] += row[k];
+    float* means = mean->flat<float>().data();
+    float* rstds = rstd->flat<float>().data();
+    const float epsilon = epsilon_;
+    const bool relu = relu_;
+    const float count = static_cast<float>(p.positions);
+    ForImages(ctx, p, 6, [&](int64_t first, int64_t last) {
+      std::vector<float> sum(p.channels);
+      for (int64_t i = first; i < last; ++i) {
+        const float* xi = xs + i * p.positions * p.channels;
+        float* yi = ys + i * p.positions * p.channels;
+        float* m = means + i * p.channels;
+        float* r = rstds + i * p.channels;
+
+        // Two passes for the statistics (the mean, then squares about it), as the tfjs ops do:
+        // the one-pass E[x^2] - E[x]^2 loses digits when the mean is large.
+        std::fill(sum.begin(), sum.end(), 0.f);
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xi + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) sum[k] += row[k];
         }
-        for (int64_t k = 0; k < c; ++k) m[k] = acc[k] / hw;
-        std::fill(acc.begin(), acc.end(), 0.f);
-        for (int64_t p = 0; p < hw; ++p) {
-          const float* row = xi + p * c;
-          for (int64_t k = 0; k < c; ++k) {
+        for (int64_t k = 0; k < p.channels; ++k) m[k] = sum[k] / count;
+        std::fill(sum.begin(), sum.end(), 0.f);
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xi + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) {
             const float d = row[k] - m[k];
-            acc[k] += d * d;
+            sum[k] += d * d;
           }
         }
-        for (int64_t k = 0; k < c; ++k) r[k] = 1.f / std::sqrt(acc[k] / hw + eps);
-        for (int64_t p = 0; p < hw; ++p) {
-          const float* row = xi + p * c;
-          float* out = yi + p * c;
-          for (int64_t k = 0; k < c; ++k) out[k] = (row[k] - m[k]) * r[k];
+        for (int64_t k = 0; k < p.channels; ++k) r[k] = 1.f / std::sqrt(sum[k] / count + epsilon);
+
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xi + q * p.channels;
+          float* out = yi + q * p.channels;
+          if (relu) {
+            for (int64_t k = 0; k < p.channels; ++k) out[k] = std::max((row[k] - m[k]) * r[k], 0.f);
+          } else {
+            for (int64_t k = 0; k < p.channels; ++k) out[k] = (row[k] - m[k]) * r[k];
+          }
         }
       }
     });
@@ -95,65 +155,101 @@ class InstanceNormOp : public OpKernel {
 
  private:
   float epsilon_;
+  bool relu_;
 };
 
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) over each image's positions, where
+// xhat = (x - mean) * rstd and g is dy, or dy where xhat > 0 and 0 elsewhere after a ReLU
+// (ReLU's gradient at 0 is 0, as in tfjs and libtensorflow).
 class InstanceNormGradOp : public OpKernel {
  public:
-  explicit InstanceNormGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  explicit InstanceNormGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("relu", &relu_));
+  }
+
   void Compute(OpKernelContext* ctx) override {
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
-    const int64_t n = x.dim_size(0), hw = x.dim_size(1) * x.dim_size(2), c = x.dim_size(3);
-    Tensor* dx;
+    const Tensor& mean = ctx->input(2);
+    const Tensor& rstd = ctx->input(3);
+    OP_REQUIRES(ctx, x.dims() == 4 && dy.shape() == x.shape(),
+                absl::InvalidArgumentError("CatganInstanceNormGrad: dy and x must be one shape"));
+    const Planes p = PlanesOf(x);
+    OP_REQUIRES(ctx,
+                mean.NumElements() == p.images * p.channels &&
+                    rstd.NumElements() == p.images * p.channels,
+                absl::InvalidArgumentError("CatganInstanceNormGrad: mean and rstd must be [n, c]"));
+    Tensor* dx = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    if (x.NumElements() == 0) return;
+
     const float* dys = dy.flat<float>().data();
     const float* xs = x.flat<float>().data();
-    const float* ms = ctx->input(2).flat<float>().data();
-    const float* rs = ctx->input(3).flat<float>().data();
+    const float* means = mean.flat<float>().data();
+    const float* rstds = rstd.flat<float>().data();
     float* dxs = dx->flat<float>().data();
-    ForEachImage(ctx, n, hw * c * 10, [=](int64_t begin, int64_t end) {
-      std::vector<float> sdy(c), sdyx(c);
-      for (int64_t i = begin; i < end; ++i) {
-        const float* xi = xs + i * hw * c;
-        const float* gi = dys + i * hw * c;
-        float* oi = dxs + i * hw * c;
-        const float* m = ms + i * c;
-        const float* r = rs + i * c;
-        std::fill(sdy.begin(), sdy.end(), 0.f);
-        std::fill(sdyx.begin(), sdyx.end(), 0.f);
-        for (int64_t p = 0; p < hw; ++p) {
-          const float* row = xi + p * c;
-          const float* g = gi + p * c;
-          for (int64_t k = 0; k < c; ++k) {
-            sdy[k] += g[k];
-            sdyx[k] += g[k] * (row[k] - m[k]) * r[k];
+    // After a ReLU, g = dy where xhat > 0 and 0 elsewhere: a multiply by 1 or 0 (a select the
+    // compiler vectorises) rather than a branch per value; without one, by 1 everywhere.
+    const float keep_negative = relu_ ? 0.f : 1.f;
+    const float count = static_cast<float>(p.positions);
+    ForImages(ctx, p, 8, [&](int64_t first, int64_t last) {
+      std::vector<float> mean_g(p.channels);
+      std::vector<float> mean_g_xhat(p.channels);
+      for (int64_t i = first; i < last; ++i) {
+        const int64_t offset = i * p.positions * p.channels;
+        const float* m = means + i * p.channels;
+        const float* r = rstds + i * p.channels;
+
+        std::fill(mean_g.begin(), mean_g.end(), 0.f);
+        std::fill(mean_g_xhat.begin(), mean_g_xhat.end(), 0.f);
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xs + offset + q * p.channels;
+          const float* d = dys + offset + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) {
+            const float xhat = (row[k] - m[k]) * r[k];
+            const float g = d[k] * std::max(static_cast<float>(xhat > 0.f), keep_negative);
+            mean_g[k] += g;
+            mean_g_xhat[k] += g * xhat;
           }
         }
-        for (int64_t k = 0; k < c; ++k) {
-          sdy[k] /= hw;
-          sdyx[k] /= hw;
+        for (int64_t k = 0; k < p.channels; ++k) {
+          mean_g[k] /= count;
+          mean_g_xhat[k] /= count;
         }
-        for (int64_t p = 0; p < hw; ++p) {
-          const float* row = xi + p * c;
-          const float* g = gi + p * c;
-          float* out = oi + p * c;
-          for (int64_t k = 0; k < c; ++k) {
+
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xs + offset + q * p.channels;
+          const float* d = dys + offset + q * p.channels;
+          float* out = dxs + offset + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) {
             const float xhat = (row[k] - m[k]) * r[k];
-            out[k] = r[k] * (g[k] - sdy[k] - xhat * sdyx[k]);
+            const float g = d[k] * std::max(static_cast<float>(xhat > 0.f), keep_negative);
+            out[k] = r[k] * (g - mean_g[k] - xhat * mean_g_xhat[k]);
           }
         }
       }
     });
   }
+
+ private:
+  bool relu_;
 };
 
-REGISTER_KERNEL_BUILDER(Name("CatganInstanceNorm").Device(DEVICE_CPU), InstanceNormOp);
-REGISTER_KERNEL_BUILDER(Name("CatganInstanceNormGrad").Device(DEVICE_CPU), InstanceNormGradOp);
+REGISTER_KERNEL_BUILDER(Name("CatganInstanceNorm").Device(tensorflow::DEVICE_CPU),
+                        InstanceNormOp);
+REGISTER_KERNEL_BUILDER(Name("CatganInstanceNormGrad").Device(tensorflow::DEVICE_CPU),
+                        InstanceNormGradOp);
 
 }  // namespace
+}  // namespace catgan
 
-// A Node-API module with no exports: loading it through require() registers the ops above.
-extern "C" __attribute__((visibility("default"))) void* napi_register_module_v1(void*, void* exports) {
+// Node-API entry points: the module exports nothing; loading it is what registers the ops.
+extern "C" __attribute__((visibility("default"))) void* napi_register_module_v1(void* env,
+                                                                               void* exports) {
+  (void)env;
   return exports;
 }
-extern "C" __attribute__((visibility("default"))) int node_api_module_get_api_version_v1() { return 8; }
+
+extern "C" __attribute__((visibility("default"))) int32_t node_api_module_get_api_version_v1() {
+  return 8;
+}
