@@ -275,6 +275,26 @@ function groupNorm(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
   return tf.add(tf.mul(normed, params[`${name}.g`]), params[`${name}.b`]) as tf.Tensor4D;
 }
 
+/**
+ * Name under which a backend may register group norm, scale, shift and SiLU as one kernel:
+ * inputs `x`, `gamma`, `beta` (`[c]`), attribute `groupSize` (channels per group), outputs the
+ * result first, then whatever its registered gradient saves. The U-Net runs it where the active
+ * backend has one (train/ registers a native kernel on tensorflow), else the tfjs ops above.
+ */
+export const GROUP_NORM_SILU_KERNEL = "CatganGroupNormSilu";
+
+/** `silu(groupNorm(x))`, as one kernel each way where the backend registers one. */
+function groupNormSilu(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
+  if (tf.getKernel(GROUP_NORM_SILU_KERNEL, tf.getBackend()) === undefined) {
+    return silu(groupNorm(params, name, x)) as tf.Tensor4D;
+  }
+  const inputs = { x, gamma: params[`${name}.g`], beta: params[`${name}.b`] };
+  const attrs = { groupSize: UNET_GROUP_CHANNELS };
+  const outputs = tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, inputs, attrs) as tf.Tensor[];
+  tf.dispose(outputs.slice(1));
+  return outputs[0] as tf.Tensor4D;
+}
+
 function convBias(params: Params, name: string, x: tf.Tensor4D, stride = 1): tf.Tensor4D {
   const filter = params[`${name}.w`];
   const pad = filter.shape[0] === 1 ? 0 : 1;
@@ -299,12 +319,12 @@ function resBlock(params: Params, name: string, x: tf.Tensor4D, emb: tf.Tensor2D
   let h = convBias(
     params,
     `${name}.conv1`,
-    silu(groupNorm(params, `${name}.norm1`, x)) as tf.Tensor4D,
+    groupNormSilu(params, `${name}.norm1`, x),
   );
   const time = denseBias(params, `${name}.time`, emb);
   // [batch, 1, 1, outputs]: the same shift for every pixel of an image.
   h = tf.add(h, tf.reshape(time, [time.shape[0], 1, 1, time.shape[1]])) as tf.Tensor4D;
-  h = convBias(params, `${name}.conv2`, silu(groupNorm(params, `${name}.norm2`, h)) as tf.Tensor4D);
+  h = convBias(params, `${name}.conv2`, groupNormSilu(params, `${name}.norm2`, h));
   const skip = params[`${name}.skip.w`] === undefined ? x : convBias(params, `${name}.skip`, x);
   return tf.add(skip, h) as tf.Tensor4D;
 }
@@ -354,7 +374,7 @@ export function predictNoise(params: Params, input: NoiseInput): tf.Tensor4D {
       h = resBlock(params, `up${level}`, tf.concat([h, skips[level]], 3), emb);
       if (level > 0) h = upsampleConvBias(params, `up${level}.up`, h);
     }
-    return convBias(params, "out.conv", silu(groupNorm(params, "out.norm", h)) as tf.Tensor4D);
+    return convBias(params, "out.conv", groupNormSilu(params, "out.norm", h));
   });
 }
 

@@ -323,6 +323,8 @@ const buildOps = Effect.fn("setup_tensorflow.buildOps")(function* (
       "-fPIC",
       "-shared",
       "-w",
+      // Lets g++ turn the ops' clamps and masks into vector selects (no FP exceptions are read).
+      "-fno-trapping-math",
       "-D_GLIBCXX_USE_CXX11_ABI=1",
       "-DEIGEN_MAX_ALIGN_BYTES=64",
       `-I${path.join(headers, "include")}`,

@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { INSTANCE_NORM_KERNEL } from "../models/mod.ts";
+import { GROUP_NORM_SILU_KERNEL, INSTANCE_NORM_KERNEL } from "../models/mod.ts";
 
 const BACKEND = "tensorflow";
 
@@ -279,11 +279,63 @@ const instanceNormGradConfig: tf.GradConfig = {
   },
 };
 
+/** The gradient kernel of {@link GROUP_NORM_SILU_KERNEL} on tensorflow. */
+const GROUP_NORM_SILU_GRAD = "CatganGroupNormSiluGrad";
+
+function groupSizeAttr(backend: NodeBackend, attrs: tf.NamedAttrMap | undefined): unknown {
+  const groupSize = (attrs as { groupSize?: number } | undefined)?.groupSize;
+  return { name: "group_size", type: backend.binding.TF_ATTR_INT, value: groupSize };
+}
+
+/**
+ * Group norm, scale, shift and SiLU as the native op `CatganGroupNormSilu`: one kernel instead of
+ * about thirteen. Outputs the result, then the per-image, per-group mean and reciprocal standard
+ * deviation (`[n, groups]`) that its gradient reads.
+ */
+function groupNormSiluKernel(args: KernelFuncArgs): tf.TensorInfo[] {
+  const { x, gamma, beta } = args.inputs as Record<string, tf.Tensor>;
+  const backend = args.backend as unknown as NodeBackend;
+  const attrs = [
+    groupSizeAttr(backend, args.attrs),
+    { name: "epsilon", type: backend.binding.TF_ATTR_FLOAT, value: NORM_EPS },
+  ];
+  return backend.executeMultipleOutputs("CatganGroupNormSilu", attrs, [x, gamma, beta], 3);
+}
+
+/** dx, dgamma and dbeta of {@link groupNormSiluKernel} as one native kernel. */
+function groupNormSiluGradKernel(args: KernelFuncArgs): tf.TensorInfo[] {
+  const { dy, x, gamma, beta, mean, rstd } = args.inputs as Record<string, tf.Tensor>;
+  const backend = args.backend as unknown as NodeBackend;
+  const inputs = [dy, x, gamma, beta, mean, rstd];
+  const attrs = [groupSizeAttr(backend, args.attrs)];
+  return backend.executeMultipleOutputs(GROUP_NORM_SILU_GRAD, attrs, inputs, 3);
+}
+
+const groupNormSiluGradConfig: tf.GradConfig = {
+  kernelName: GROUP_NORM_SILU_KERNEL,
+  inputsToSave: ["x", "gamma", "beta"],
+  outputsToSave: [false, true, true],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, gamma, beta, mean, rstd] = saved;
+    const dyOfOut = Array.isArray(dy) ? dy[0] : dy;
+    // One kernel gives all three gradients, so it runs here, once, rather than in each thunk;
+    // the backward pass's own tidy frees any of them that no input asks for.
+    const inputs = { dy: dyOfOut, x, gamma, beta, mean, rstd };
+    const [dx, dGamma, dBeta] = tf.engine().runKernel(
+      GROUP_NORM_SILU_GRAD,
+      inputs,
+      attrs,
+    ) as tf.Tensor[];
+    return { x: () => dx, gamma: () => dGamma, beta: () => dBeta };
+  },
+};
+
 /**
  * Makes Conv2D and its two gradients on the `tensorflow` backend accept numeric and explicit
  * padding, as the other backends do, and gives ReLU a one-kernel gradient there. With
- * `nativeOps` (catgan's op library is loaded into libtensorflow), instance norm and its gradient
- * run as one native kernel each.
+ * `nativeOps` (catgan's op library is loaded into libtensorflow), instance norm (with ReLU) and
+ * the DDPM's group norm (with scale, shift and SiLU) and their gradients run as one native kernel
+ * each.
  *
  * Call after `@tensorflow/tfjs-node` is loaded. Idempotent: later calls do nothing.
  *
@@ -315,4 +367,15 @@ export function registerTensorflowKernels(nativeOps = false): void {
     kernelFunc: instanceNormGradKernel,
   });
   tf.registerGradient(instanceNormGradConfig);
+  tf.registerKernel({
+    kernelName: GROUP_NORM_SILU_KERNEL,
+    backendName: BACKEND,
+    kernelFunc: groupNormSiluKernel,
+  });
+  tf.registerKernel({
+    kernelName: GROUP_NORM_SILU_GRAD,
+    backendName: BACKEND,
+    kernelFunc: groupNormSiluGradKernel,
+  });
+  tf.registerGradient(groupNormSiluGradConfig);
 }

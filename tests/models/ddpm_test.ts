@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import process from "node:process";
 import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { suite } from "uvu";
@@ -7,6 +9,7 @@ import {
   ddimTimesteps,
   DDPM_TIMESTEPS,
   denoisingStrip,
+  GROUP_NORM_SILU_KERNEL,
   linearSchedule,
   noiseLoss,
   predictNoise,
@@ -17,6 +20,7 @@ import {
 } from "../../models/ddpm.ts";
 import { disposeParams, type Params } from "../../models/layers.ts";
 import { initBackend } from "../../train/backend.ts";
+import { addonPath, findTfjsNodeDir, NATIVE_OPS_ENV } from "../../train/_tfjs_node_shim.ts";
 import { assertClose, seededValues } from "../_reference.ts";
 
 const test = suite("ddpm");
@@ -383,5 +387,54 @@ test("denoisingStrip puts each image's frames in one row, noise first", () => {
   assert.equal(Array.from(one.dataSync()).filter((_, i) => i % 3 === 0), [0, 1, 2]);
   tf.dispose([...labelled, strip, one]);
 });
+
+const tfjsNodeDir = findTfjsNodeDir();
+if (tfjsNodeDir !== undefined && existsSync(addonPath(tfjsNodeDir))) {
+  // Forward and every parameter's gradient, on tensorflow against wasm's tfjs ops (which the
+  // finite-difference test above checks): with the op library loaded, every group norm of the
+  // U-Net runs as the native kernel there, whose values and gradients this compares.
+  const nativeOff = process.env[NATIVE_OPS_ENV] === "0";
+  test(`predictNoise and its gradients on tensorflow (${nativeOff ? "tfjs ops" : "native group norm"}) match wasm`, async () => {
+    const run = async (backend: "tensorflow" | "wasm") => {
+      await Effect.runPromise(initBackend(backend));
+      const unet = buildUnet({ width: 8, seed: 5 });
+      for (const [name, v] of Object.entries(unet)) {
+        if (/norm\d?\.(g|b)$/.test(name)) {
+          v.assign(tf.tidy(() => tf.add(v, tf.tensor(seededValues(v.size, v.size), v.shape))));
+        }
+      }
+      const x = images(3, 11);
+      const t = tf.tensor1d([5, 300, 990]);
+      const r = images(3, 12);
+      const names = Object.keys(unet).sort();
+      const before = tf.memory().numTensors;
+      const { value, grads } = tf.variableGrads(
+        () => projected(unet, x, t, r),
+        names.map((n) => unet[n]),
+      );
+      const profile = await tf.profile(() => predictNoise(unet, { x, t }));
+      const kernels = new Set(profile.kernelNames);
+      tf.dispose(profile.result as tf.Tensor);
+      const result = {
+        value: value.dataSync()[0],
+        grads: names.map((n) => Float32Array.from(grads[unet[n].name].dataSync())),
+        leaked: tf.memory().numTensors - before - 1 - names.length,
+        native: kernels.has(GROUP_NORM_SILU_KERNEL),
+      };
+      tf.dispose([value, x, t, r, ...Object.values(grads)]);
+      disposeParams(unet);
+      return { names, ...result };
+    };
+    const fast = await run("tensorflow");
+    const reference = await run("wasm");
+    assert.is(fast.native, !nativeOff, "the native kernel runs on tensorflow");
+    assert.is(reference.native, false, "wasm runs the tfjs ops");
+    assert.is(fast.leaked, 0, "no tensors leaked on tensorflow");
+    assertClose([fast.value], [reference.value], { rtol: 1e-4, atol: 1e-5, label: "loss" });
+    fast.names.forEach((name, i) => {
+      assertClose(fast.grads[i], reference.grads[i], { rtol: 1e-3, atol: 1e-4, label: name });
+    });
+  });
+}
 
 test.run();

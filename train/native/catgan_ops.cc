@@ -235,10 +235,295 @@ class InstanceNormGradOp : public OpKernel {
   bool relu_;
 };
 
+// Group norm (Wu and He 2018) with a per-channel scale and shift, then SiLU, as the DDPM's
+// U-Net applies it before every conv of a residual block: groups of `group_size` adjacent
+// channels share statistics over h, w and the group's channels,
+//   y = xhat * gamma + beta,  out = y * sigmoid(y),
+// with PyTorch's eps and biased variance. mean and rstd are [n, c / group_size].
+REGISTER_OP("CatganGroupNormSilu")
+    .Input("x: float")
+    .Input("gamma: float")
+    .Input("beta: float")
+    .Output("out: float")
+    .Output("mean: float")
+    .Output("rstd: float")
+    .Attr("group_size: int")
+    .Attr("epsilon: float = 0.00001")
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle x;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 4, &x));
+      c->set_output(0, x);
+      ShapeHandle stats = c->MakeShape({c->Dim(x, 0), c->UnknownDim()});
+      c->set_output(1, stats);
+      c->set_output(2, stats);
+      return absl::OkStatus();
+    });
+
+REGISTER_OP("CatganGroupNormSiluGrad")
+    .Input("dout: float")
+    .Input("x: float")
+    .Input("gamma: float")
+    .Input("beta: float")
+    .Input("mean: float")
+    .Input("rstd: float")
+    .Output("dx: float")
+    .Output("dgamma: float")
+    .Output("dbeta: float")
+    .Attr("group_size: int")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(1));
+      c->set_output(1, c->input(2));
+      c->set_output(2, c->input(3));
+      return absl::OkStatus();
+    });
+
+// e^v for v in [-87, 88] (clamped there), relative error about 2e-7: Cephes' expf, written so
+// g++ vectorises it on plain SSE2 (std::exp is a library call per value, which stops that; the
+// clamp needs -fno-trapping-math, which setup passes):
+// v = n ln2 + r with |r| <= ln2 / 2, e^r as a degree-6 polynomial, 2^n put into the exponent.
+inline float ExpClamped(float v) {
+  v = std::min(std::max(v, -87.f), 88.f);
+  const float t = v * 1.44269504088896341f;
+  const int32_t n = static_cast<int32_t>(t + std::copysign(0.5f, t));
+  const float nf = static_cast<float>(n);
+  const float r = v - nf * 0.693359375f + nf * 2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.f;
+  const int32_t bits = (n + 127) << 23;
+  return y * __builtin_bit_cast(float, bits);
+}
+
+inline float Sigmoid(float v) { return 1.f / (1.f + ExpClamped(-v)); }
+
+// x must be [n, h, w, c] with c a multiple of group_size, and gamma and beta of length c.
+absl::Status CheckGroupInputs(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                              int64_t group_size) {
+  if (x.dims() != 4 || group_size <= 0 || x.dim_size(3) % group_size != 0) {
+    return absl::InvalidArgumentError(
+        "CatganGroupNormSilu: x must be [n, h, w, c], c a multiple of group_size");
+  }
+  if (gamma.NumElements() != x.dim_size(3) || beta.NumElements() != x.dim_size(3)) {
+    return absl::InvalidArgumentError("CatganGroupNormSilu: gamma and beta must be [c]");
+  }
+  return absl::OkStatus();
+}
+
+class GroupNormSiluOp : public OpKernel {
+ public:
+  explicit GroupNormSiluOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("group_size", &group_size_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &epsilon_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& gamma = ctx->input(1);
+    const Tensor& beta = ctx->input(2);
+    OP_REQUIRES_OK(ctx, CheckGroupInputs(x, gamma, beta, group_size_));
+    const Planes p = PlanesOf(x);
+    const int64_t groups = p.channels / group_size_;
+    Tensor* out = nullptr;
+    Tensor* mean = nullptr;
+    Tensor* rstd = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &out));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({p.images, groups}), &mean));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({p.images, groups}), &rstd));
+    if (x.NumElements() == 0) return;
+
+    const float* xs = x.flat<float>().data();
+    const float* gammas = gamma.flat<float>().data();
+    const float* betas = beta.flat<float>().data();
+    float* outs = out->flat<float>().data();
+    float* means = mean->flat<float>().data();
+    float* rstds = rstd->flat<float>().data();
+    const int64_t group_size = group_size_;
+    const float epsilon = epsilon_;
+    const float count = static_cast<float>(p.positions * group_size);
+    ForImages(ctx, p, 30, [&](int64_t first, int64_t last) {
+      // Per-channel sums first (a vectorisable loop), then folded into their groups.
+      std::vector<float> sum(p.channels);
+      std::vector<float> channel_mean(p.channels);
+      std::vector<float> channel_rstd(p.channels);
+      for (int64_t i = first; i < last; ++i) {
+        const float* xi = xs + i * p.positions * p.channels;
+        float* oi = outs + i * p.positions * p.channels;
+        float* m = means + i * groups;
+        float* r = rstds + i * groups;
+
+        std::fill(sum.begin(), sum.end(), 0.f);
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xi + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) sum[k] += row[k];
+        }
+        for (int64_t g = 0; g < groups; ++g) {
+          float total = 0.f;
+          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) total += sum[k];
+          m[g] = total / count;
+          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) channel_mean[k] = m[g];
+        }
+        std::fill(sum.begin(), sum.end(), 0.f);
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xi + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) {
+            const float d = row[k] - channel_mean[k];
+            sum[k] += d * d;
+          }
+        }
+        for (int64_t g = 0; g < groups; ++g) {
+          float total = 0.f;
+          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) total += sum[k];
+          r[g] = 1.f / std::sqrt(total / count + epsilon);
+          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) channel_rstd[k] = r[g];
+        }
+
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xi + q * p.channels;
+          float* o = oi + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) {
+            const float y = (row[k] - channel_mean[k]) * channel_rstd[k] * gammas[k] + betas[k];
+            o[k] = y * Sigmoid(y);
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  int64_t group_size_;
+  float epsilon_;
+};
+
+// With y = xhat * gamma + beta and s = sigmoid(y): dy = dout * s * (1 + y * (1 - s)); then
+// dgamma = sum(dy * xhat), dbeta = sum(dy) over images and positions, and with g = dy * gamma,
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), the means over the group's values.
+class GroupNormSiluGradOp : public OpKernel {
+ public:
+  explicit GroupNormSiluGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("group_size", &group_size_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dout = ctx->input(0);
+    const Tensor& x = ctx->input(1);
+    const Tensor& gamma = ctx->input(2);
+    const Tensor& beta = ctx->input(3);
+    OP_REQUIRES_OK(ctx, CheckGroupInputs(x, gamma, beta, group_size_));
+    const Planes p = PlanesOf(x);
+    const int64_t groups = p.channels / group_size_;
+    OP_REQUIRES(ctx,
+                dout.shape() == x.shape() && ctx->input(4).NumElements() == p.images * groups &&
+                    ctx->input(5).NumElements() == p.images * groups,
+                absl::InvalidArgumentError(
+                    "CatganGroupNormSiluGrad: dout must be x's shape, mean and rstd [n, groups]"));
+    Tensor* dx = nullptr;
+    Tensor* dgamma = nullptr;
+    Tensor* dbeta = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, gamma.shape(), &dgamma));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, beta.shape(), &dbeta));
+    // Each image's share of dgamma and dbeta, summed over images after the parallel part.
+    Tensor partial;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT,
+                                           TensorShape({2, p.images, p.channels}), &partial));
+    float* dgammas = dgamma->flat<float>().data();
+    float* dbetas = dbeta->flat<float>().data();
+    std::fill(dgammas, dgammas + p.channels, 0.f);
+    std::fill(dbetas, dbetas + p.channels, 0.f);
+    if (x.NumElements() == 0) return;
+
+    const float* douts = dout.flat<float>().data();
+    const float* xs = x.flat<float>().data();
+    const float* gammas = gamma.flat<float>().data();
+    const float* betas = beta.flat<float>().data();
+    const float* means = ctx->input(4).flat<float>().data();
+    const float* rstds = ctx->input(5).flat<float>().data();
+    float* dxs = dx->flat<float>().data();
+    float* partial_gamma = partial.flat<float>().data();
+    float* partial_beta = partial_gamma + p.images * p.channels;
+    const int64_t group_size = group_size_;
+    const float count = static_cast<float>(p.positions * group_size);
+    ForImages(ctx, p, 40, [&](int64_t first, int64_t last) {
+      std::vector<float> channel_mean(p.channels);
+      std::vector<float> channel_rstd(p.channels);
+      std::vector<float> mean_g(p.channels);
+      std::vector<float> mean_g_xhat(p.channels);
+      // dy of one image, kept between the two passes (sigmoid is the costly part).
+      std::vector<float> dys(p.positions * p.channels);
+      for (int64_t i = first; i < last; ++i) {
+        const int64_t offset = i * p.positions * p.channels;
+        float* sum_dy = partial_beta + i * p.channels;
+        float* sum_dy_xhat = partial_gamma + i * p.channels;
+        for (int64_t g = 0; g < groups; ++g) {
+          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) {
+            channel_mean[k] = means[i * groups + g];
+            channel_rstd[k] = rstds[i * groups + g];
+          }
+        }
+
+        std::fill(sum_dy, sum_dy + p.channels, 0.f);
+        std::fill(sum_dy_xhat, sum_dy_xhat + p.channels, 0.f);
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xs + offset + q * p.channels;
+          const float* d = douts + offset + q * p.channels;
+          float* dy = dys.data() + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) {
+            const float xhat = (row[k] - channel_mean[k]) * channel_rstd[k];
+            const float y = xhat * gammas[k] + betas[k];
+            const float s = Sigmoid(y);
+            dy[k] = d[k] * s * (1.f + y * (1.f - s));
+            sum_dy[k] += dy[k];
+            sum_dy_xhat[k] += dy[k] * xhat;
+          }
+        }
+        for (int64_t g = 0; g < groups; ++g) {
+          float g_sum = 0.f;
+          float g_xhat_sum = 0.f;
+          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) {
+            g_sum += sum_dy[k] * gammas[k];
+            g_xhat_sum += sum_dy_xhat[k] * gammas[k];
+          }
+          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) {
+            mean_g[k] = g_sum / count;
+            mean_g_xhat[k] = g_xhat_sum / count;
+          }
+        }
+
+        for (int64_t q = 0; q < p.positions; ++q) {
+          const float* row = xs + offset + q * p.channels;
+          const float* dy = dys.data() + q * p.channels;
+          float* out = dxs + offset + q * p.channels;
+          for (int64_t k = 0; k < p.channels; ++k) {
+            const float xhat = (row[k] - channel_mean[k]) * channel_rstd[k];
+            out[k] = channel_rstd[k] * (dy[k] * gammas[k] - mean_g[k] - xhat * mean_g_xhat[k]);
+          }
+        }
+      }
+    });
+    for (int64_t i = 0; i < p.images; ++i) {
+      for (int64_t k = 0; k < p.channels; ++k) {
+        dgammas[k] += partial_gamma[i * p.channels + k];
+        dbetas[k] += partial_beta[i * p.channels + k];
+      }
+    }
+  }
+
+ private:
+  int64_t group_size_;
+};
+
 REGISTER_KERNEL_BUILDER(Name("CatganInstanceNorm").Device(tensorflow::DEVICE_CPU),
                         InstanceNormOp);
 REGISTER_KERNEL_BUILDER(Name("CatganInstanceNormGrad").Device(tensorflow::DEVICE_CPU),
                         InstanceNormGradOp);
+REGISTER_KERNEL_BUILDER(Name("CatganGroupNormSilu").Device(tensorflow::DEVICE_CPU),
+                        GroupNormSiluOp);
+REGISTER_KERNEL_BUILDER(Name("CatganGroupNormSiluGrad").Device(tensorflow::DEVICE_CPU),
+                        GroupNormSiluGradOp);
 
 }  // namespace
 }  // namespace catgan
