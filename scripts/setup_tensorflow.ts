@@ -14,11 +14,12 @@
  *    `lib/napi-v8/tfjs_binding.node` with an rpath of `$ORIGIN/../../deps/lib`, so it loads
  *    without LD_LIBRARY_PATH;
  * 4. loads the addon once and checks the libtensorflow version;
- * 5. compiles catgan's own op library, `train/native/catgan_ops.cc` (fused instance norm and its
- *    gradient), with g++ against the wheel's C++ headers (unpacked into a temporary folder and
+ * 5. compiles catgan's own op library, `train/native/catgan_ops.cc` (fused instance norm and
+ *    group norm kernels), with g++ against the wheel's C++ headers (unpacked into a temporary folder and
  *    removed after) into `deps/catgan/catgan_ops.node`, and loads it once beside the addon. The
- *    trainer loads it when present; without it instance norm runs as seven tfjs ops each way.
- *    Skipped with `--gpu` (its kernels are CPU-only).
+ *    trainer loads it when present and built from this checkout's source (a stamp beside it holds
+ *    the source's SHA-256; a changed source is rebuilt by the next run); without it the tfjs ops
+ *    run. Skipped with `--gpu` (its kernels are CPU-only).
  *
  * It is idempotent: when the addon exists, loads and reports the expected version, it exits at
  * once. It needs g++, make, python3 with pip, and node (node-pre-gyp and node-gyp run on it).
@@ -59,6 +60,13 @@ import * as path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Cause, Data, Effect } from "effect";
+import {
+  NATIVE_OPS_SOURCE,
+  nativeOpsCurrent,
+  nativeOpsPath,
+  nativeOpsStampPath,
+  sourceDigest,
+} from "../train/_native_ops.ts";
 
 /** The libtensorflow version the addon is built against (the pip wheel's version). */
 const TF_VERSION = "2.21.0";
@@ -127,11 +135,8 @@ function addonPath(target: Target): string {
   return path.join(target.packageDir, "lib", "napi-v8", "tfjs_binding.node");
 }
 
-/** The op library's source, and where it is built (train/_tfjs_node_shim.ts loads it there). */
-const OPS_SOURCE = path.join(ROOT, "train", "native", "catgan_ops.cc");
-
 function opsPath(target: Target): string {
-  return path.join(target.packageDir, "deps", "catgan", "catgan_ops.node");
+  return nativeOpsPath(target.packageDir);
 }
 
 /** Prints one progress line; this script is an entry point, so it writes to stdout itself. */
@@ -328,7 +333,7 @@ const buildOps = Effect.fn("setup_tensorflow.buildOps")(function* (
       "-D_GLIBCXX_USE_CXX11_ABI=1",
       "-DEIGEN_MAX_ALIGN_BYTES=64",
       `-I${path.join(headers, "include")}`,
-      OPS_SOURCE,
+      NATIVE_OPS_SOURCE,
       "-o",
       out,
       `-L${path.join(target.packageDir, "deps", "lib")}`,
@@ -342,6 +347,8 @@ const buildOps = Effect.fn("setup_tensorflow.buildOps")(function* (
     fs.rmSync(out, { force: true });
     return yield* new SetupError({ step, reason: `${out} was built but does not load` });
   }
+  // The trainer loads the library only while this stamp matches the source.
+  fs.writeFileSync(nativeOpsStampPath(target.packageDir), `${sourceDigest(NATIVE_OPS_SOURCE)}\n`);
 });
 
 /** The folder holding include/node/node_api.h for the node on PATH, when it has one. */
@@ -449,11 +456,11 @@ const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
     });
   }
 
-  // Nothing to do when a working addon for this version (and the op library) is already there;
-  // a checkout that predates the op library gets only that built.
+  // Nothing to do when a working addon for this version and an op library built from this
+  // source are already there; with only the op library missing or stale, only it is built.
   const stampPath = path.join(target.packageDir, "deps", STAMP);
   if (!flags.force && fs.existsSync(stampPath) && loadAddon(target) === TF_VERSION) {
-    if (flags.gpu || loadOps(target)) {
+    if (flags.gpu || (nativeOpsCurrent(target.packageDir) && loadOps(target))) {
       say(`setup:tensorflow: addon already built on libtensorflow ${TF_VERSION}`);
       return;
     }

@@ -30,6 +30,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import util from "node:util";
 import * as tf from "@tensorflow/tfjs";
+import { NATIVE_OPS_SOURCE, nativeOpsCurrent, nativeOpsPath } from "./_native_ops.ts";
 
 /** The two packages that provide the "tensorflow" backend, without the `@tensorflow/` scope. */
 export type TfjsNodePackage = "tfjs-node" | "tfjs-node-gpu";
@@ -51,10 +52,10 @@ export interface TfjsNodeInfo {
   /** Whether libtensorflow found a GPU and runs ops there (never for tfjs-node). */
   readonly usingGpu: boolean;
   /**
-   * Whether catgan's native op library (train/native/catgan_ops.cc, built by setup:tensorflow
-   * beside the addon) loaded into libtensorflow, so its fused kernels can be registered.
+   * What became of catgan's native op library (train/native/catgan_ops.cc, built by
+   * setup:tensorflow beside the addon); its fused kernels are registered only when `loaded`.
    */
-  readonly nativeOps: boolean;
+  readonly nativeOps: NativeOpsState;
 }
 
 /** The result of {@link loadTfjsNode}: loaded, or a one-sentence reason why not. */
@@ -136,38 +137,50 @@ export function addonPath(packageDir: string): string {
 }
 
 /**
- * Where setup:tensorflow puts catgan's native op library for a tfjs-node folder: beside the
- * libtensorflow it was compiled against, which a reinstall of the package removes with it.
- *
- * @param packageDir The package folder.
- * @returns The path of `catgan_ops.node`, present or not.
- * @example
- * ```ts
- * nativeOpsPath("/repo/node_modules/@tensorflow/tfjs-node");
- * // "/repo/node_modules/@tensorflow/tfjs-node/deps/catgan/catgan_ops.node"
- * ```
+ * What became of catgan's native op library when the backend loaded: `loaded`; `off` (asked off
+ * with `CATGAN_NATIVE_OPS=0`, or tfjs-node-gpu, whose ops it does not serve); `absent` (never
+ * built); `stale` (built from another version of the source, so it may lack an op the models
+ * call, and is not loaded); `failed` (it would not load).
  */
-export function nativeOpsPath(packageDir: string): string {
-  return join(packageDir, "deps", "catgan", "catgan_ops.node");
-}
+export type NativeOpsState = "loaded" | "off" | "absent" | "stale" | "failed";
+
+/** How the start-up line reports each {@link NativeOpsState}; nothing for a choice. */
+const NATIVE_OPS_NOTES: Readonly<Record<NativeOpsState, string>> = {
+  loaded: ", catgan native ops",
+  off: "",
+  absent: ", no catgan native ops (deno task setup:tensorflow builds them)",
+  stale: ", catgan native ops out of date, not loaded (deno task setup:tensorflow rebuilds them)",
+  failed: ", catgan native ops failed to load (deno task setup:tensorflow says why)",
+};
 
 /**
- * Loads catgan's op library into the libtensorflow the addon already loaded (the library is a
- * Node-API module with no exports; loading it registers the ops with libtensorflow). Only for
- * tfjs-node: its kernels are CPU-only, and on tfjs-node-gpu they would move every normalised
- * tensor to the host and back.
+ * Loads catgan's op library into the libtensorflow the addon already loaded, when it is there
+ * and current (the library is a Node-API module with no exports; loading it registers the ops
+ * with libtensorflow). Only for tfjs-node: its kernels are CPU-only, and on tfjs-node-gpu they
+ * would move every normalised tensor to the host and back.
+ *
+ * @param choice The package that loaded, and its folder.
+ * @param source The op library's source to check the build against; this checkout's by default.
+ * @returns What happened; only `loaded` means the native kernels may be registered.
+ * @example
+ * ```ts
+ * const state = loadNativeOps({ package: "tfjs-node", packageDir: "/no/such/folder" });
+ * // "absent"
+ * ```
  */
-function loadNativeOps(choice: { readonly package: TfjsNodePackage; packageDir: string }) {
-  if (choice.package !== "tfjs-node" || process.env[NATIVE_OPS_ENV] === "0") return false;
-  const path = nativeOpsPath(choice.packageDir);
-  if (!existsSync(path)) return false;
+export function loadNativeOps(
+  choice: { readonly package: TfjsNodePackage; readonly packageDir: string },
+  source: string = NATIVE_OPS_SOURCE,
+): NativeOpsState {
+  if (choice.package !== "tfjs-node" || process.env[NATIVE_OPS_ENV] === "0") return "off";
+  const library = nativeOpsPath(choice.packageDir);
+  if (!existsSync(library)) return "absent";
+  if (!nativeOpsCurrent(choice.packageDir, source)) return "stale";
   try {
-    require(path);
-    return true;
+    require(library);
+    return "loaded";
   } catch {
-    // Limitation: a library that exists but fails to load is skipped silently (the backend's
-    // detail line then says the fused kernels are off); setup:tensorflow reports why.
-    return false;
+    return "failed";
   }
 }
 
@@ -267,11 +280,11 @@ function describeError(error: unknown): string {
 }
 
 /**
- * Describes a loaded package in one line for the log, naming the package and, for tfjs-node-gpu,
- * whether libtensorflow found a GPU.
+ * Describes a loaded package in one line for the log, naming the package, for tfjs-node-gpu
+ * whether libtensorflow found a GPU, and what became of catgan's native ops where that matters.
  *
  * @param info What {@link loadTfjsNode} reported.
- * @returns E.g. "tfjs-node 4.22.0 on libtensorflow 2.21.0" or
+ * @returns E.g. "tfjs-node 4.22.0 on libtensorflow 2.21.0, catgan native ops" or
  *   "tfjs-node-gpu 4.22.0 on libtensorflow 2.21.0, on GPU".
  * @example
  * ```ts
@@ -280,12 +293,13 @@ function describeError(error: unknown): string {
  *   version: "4.22.0",
  *   libtensorflowVersion: "2.21.0",
  *   usingGpu: false,
+ *   nativeOps: "off",
  * }); // "tfjs-node-gpu 4.22.0 on libtensorflow 2.21.0, no GPU found: on CPU"
  * ```
  */
 export function describeTfjsNode(info: TfjsNodeInfo): string {
   const line = `${info.package} ${info.version} on libtensorflow ${info.libtensorflowVersion}`;
-  const ops = info.nativeOps ? ", catgan native ops" : "";
+  const ops = NATIVE_OPS_NOTES[info.nativeOps];
   if (info.package === "tfjs-node") return line + ops;
   return `${line}, ${info.usingGpu ? "on GPU" : "no GPU found: on CPU"}${ops}`;
 }

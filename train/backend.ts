@@ -23,7 +23,7 @@ export interface BackendInfo {
   /** The tfjs backend name now in use. */
   readonly name: "tensorflow" | "wasm" | "webgpu" | "cpu";
   /**
-   * One line for the log, e.g. "tfjs-node 4.22.0 on libtensorflow 2.21.0" or
+   * One line for the log, e.g. "tfjs-node 4.22.0 on libtensorflow 2.21.0, catgan native ops" or
    * "tfjs-node-gpu 4.22.0 on libtensorflow 2.21.0, on GPU".
    */
   readonly detail: string;
@@ -56,7 +56,7 @@ const initTensorflow = Effect.fn("backend.initTensorflow")(function* () {
   // Limitation: on tfjs-node-gpu they run libtensorflow's GPU Conv2D, its two gradients (with
   // EXPLICIT padding) and ReluGrad, which have never run on a GPU here: their results and speed
   // there are unchecked.
-  registerTensorflowKernels(load.info.nativeOps);
+  registerTensorflowKernels(load.info.nativeOps === "loaded");
   const info: BackendInfo = { name: "tensorflow", detail: describeTfjsNode(load.info) };
   return info;
 });

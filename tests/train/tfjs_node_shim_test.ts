@@ -18,13 +18,15 @@ import {
   describeTfjsNode,
   findTfjsNodeDir,
   findTfjsNodeDirs,
+  loadNativeOps,
   loadTfjsNodeChoice,
-  nativeOpsPath,
+  NATIVE_OPS_ENV,
   selectTfjsNode,
   TENSORFLOW_ENV,
   type TfjsNodeChoice,
   type TfjsNodeDirs,
 } from "../../train/_tfjs_node_shim.ts";
+import { nativeOpsPath, nativeOpsStampPath, sourceDigest } from "../../train/_native_ops.ts";
 
 const Shim = suite("tfjs_node_shim");
 
@@ -144,7 +146,7 @@ Shim("selectTfjsNode applies chooseTfjsNode to the installed folders and CATGAN_
 });
 
 Shim("describeTfjsNode names the package, and for tfjs-node-gpu where ops run", () => {
-  const base = { version: "4.22.0", libtensorflowVersion: "2.21.0", nativeOps: false };
+  const base = { version: "4.22.0", libtensorflowVersion: "2.21.0", nativeOps: "off" as const };
   assert.is(
     describeTfjsNode({ ...base, package: "tfjs-node", usingGpu: false }),
     "tfjs-node 4.22.0 on libtensorflow 2.21.0",
@@ -158,16 +160,48 @@ Shim("describeTfjsNode names the package, and for tfjs-node-gpu where ops run", 
     "tfjs-node-gpu 4.22.0 on libtensorflow 2.21.0, no GPU found: on CPU",
   );
   assert.is(
-    describeTfjsNode({ ...base, package: "tfjs-node", usingGpu: false, nativeOps: true }),
+    describeTfjsNode({ ...base, package: "tfjs-node", usingGpu: false, nativeOps: "loaded" }),
     "tfjs-node 4.22.0 on libtensorflow 2.21.0, catgan native ops",
+  );
+  assert.match(
+    describeTfjsNode({ ...base, package: "tfjs-node", usingGpu: false, nativeOps: "stale" }),
+    /, catgan native ops out of date, not loaded \(deno task setup:tensorflow rebuilds them\)$/,
   );
 });
 
-Shim("nativeOpsPath puts the op library beside the package's libtensorflow", () => {
-  assert.is(
-    nativeOpsPath("/repo/node_modules/@tensorflow/tfjs-node"),
-    "/repo/node_modules/@tensorflow/tfjs-node/deps/catgan/catgan_ops.node",
-  );
+Shim("nativeOpsPath and its stamp sit beside the package's libtensorflow", () => {
+  const dir = "/repo/node_modules/@tensorflow/tfjs-node";
+  assert.is(nativeOpsPath(dir), `${dir}/deps/catgan/catgan_ops.node`);
+  assert.is(nativeOpsStampPath(dir), `${dir}/deps/catgan/source.sha256`);
+});
+
+Shim("loadNativeOps says why it loaded nothing: off, absent, stale or failed", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "catgan-ops-"));
+  const env = process.env[NATIVE_OPS_ENV];
+  delete process.env[NATIVE_OPS_ENV];
+  try {
+    const source = path.join(root, "ops.cc");
+    fs.writeFileSync(source, "// version 2\n");
+    const choice = { package: "tfjs-node" as const, packageDir: path.join(root, "pkg") };
+    assert.is(loadNativeOps({ ...choice, package: "tfjs-node-gpu" }, source), "off");
+    assert.is(loadNativeOps(choice, source), "absent");
+
+    // A library whose stamp names another source is not loaded, whatever it holds.
+    fs.mkdirSync(path.dirname(nativeOpsPath(choice.packageDir)), { recursive: true });
+    fs.writeFileSync(nativeOpsPath(choice.packageDir), "not a shared library");
+    fs.writeFileSync(nativeOpsStampPath(choice.packageDir), `${"0".repeat(64)}\n`);
+    assert.is(loadNativeOps(choice, source), "stale");
+
+    // Current by its stamp, but not a library: require fails and says so.
+    fs.writeFileSync(nativeOpsStampPath(choice.packageDir), `${sourceDigest(source)}\n`);
+    assert.is(loadNativeOps(choice, source), "failed");
+    process.env[NATIVE_OPS_ENV] = "0";
+    assert.is(loadNativeOps(choice, source), "off");
+  } finally {
+    if (env === undefined) delete process.env[NATIVE_OPS_ENV];
+    else process.env[NATIVE_OPS_ENV] = env;
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
 
 Shim("loadTfjsNodeChoice returns the choice's reason without loading anything", async () => {
