@@ -105,7 +105,12 @@ class InstanceNormOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({p.images, p.channels}), &mean));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({p.images, p.channels}), &rstd));
-    if (x.NumElements() == 0) return;
+    if (x.NumElements() == 0) {
+      // No positions (h or w is 0): defined statistics, not whatever the allocator held.
+      mean->flat<float>().setZero();
+      rstd->flat<float>().setZero();
+      return;
+    }
 
     const float* xs = x.flat<float>().data();
     float* ys = y->flat<float>().data();
@@ -333,7 +338,11 @@ class GroupNormSiluOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &out));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({p.images, groups}), &mean));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({p.images, groups}), &rstd));
-    if (x.NumElements() == 0) return;
+    if (x.NumElements() == 0) {
+      mean->flat<float>().setZero();
+      rstd->flat<float>().setZero();
+      return;
+    }
 
     const float* xs = x.flat<float>().data();
     const float* gammas = gamma.flat<float>().data();
