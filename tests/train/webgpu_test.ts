@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { upsampleConv } from "../../models/layers.ts";
+import { instanceNorm, instanceNormRelu, upsampleConv } from "../../models/layers.ts";
 import { initBackend } from "../../train/backend.ts";
 import {
   assertClose,
@@ -18,6 +18,7 @@ import {
   conv2dBackpropInputRef,
   conv2dOutputShape,
   conv2dRef,
+  instanceNormRef,
   type PadSpec,
   resizeNearestGradRef,
   seededValues,
@@ -129,6 +130,47 @@ if (!adapter) {
     assertClose(await dw.data(), dwRef, { ...tolerance, label: "webgpu upsampleConv dw" });
     tf.dispose([xT, wT, dyT, y, dx, dw]);
   });
+
+  WebGpu(
+    "instanceNorm and instanceNormRelu with their gradients match direct loops on webgpu",
+    async () => {
+      await Effect.runPromise(initBackend("webgpu"));
+      // The tfjs ops run here (the native kernels are tensorflow's); float64 finite differences
+      // of the direct loop are the gradient's reference.
+      const shape: Shape4 = [2, 5, 3, 3];
+      const size = shape.reduce((a, b) => a * b);
+      const x = seededValues(size, 4).map((v, i) => v * 3 + (i % 5) * 0.5);
+      const dy = seededValues(size, 5);
+      for (
+        const [name, norm, ref] of [
+          ["instanceNorm", instanceNorm, instanceNormRef],
+          [
+            "instanceNormRelu",
+            instanceNormRelu,
+            (v: ArrayLike<number>, s: Shape4) => instanceNormRef(v, s).map((u) => Math.max(u, 0)),
+          ],
+        ] as const
+      ) {
+        const xT = tf.tensor4d(x, [...shape]);
+        const dyT = tf.tensor4d(dy, [...shape]);
+        const y = norm(xT);
+        const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(norm(a as tf.Tensor4D), dyT)))(xT);
+        assertClose(await y.data(), ref(x, shape), { rtol: 1e-4, atol: 1e-4, label: name });
+        const lossAt = (values: Float64Array) =>
+          ref(values, shape).reduce((sum, v, i) => sum + v * dy[i], 0);
+        const step = 1e-6;
+        const numeric = Float64Array.from(x, (_, i) => {
+          const plus = Float64Array.from(x);
+          const minus = Float64Array.from(x);
+          plus[i] += step;
+          minus[i] -= step;
+          return (lossAt(plus) - lossAt(minus)) / (2 * step);
+        });
+        assertClose(await dx.data(), numeric, { rtol: 1e-3, atol: 1e-4, label: `${name} dx` });
+        tf.dispose([xT, dyT, y, dx]);
+      }
+    },
+  );
 }
 
 WebGpu.run();
