@@ -284,6 +284,8 @@ function groupNorm(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
 export const GROUP_NORM_SILU_KERNEL = "CatganGroupNormSilu";
 
 /** `silu(groupNorm(x))`, as one kernel each way where the backend registers one. */
+// Limitation: as with instance norm, the native gradient kernel has no gradient of its own, so a
+// second derivative through it throws on tensorflow with the native ops loaded.
 function groupNormSilu(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
   if (tf.getKernel(GROUP_NORM_SILU_KERNEL, tf.getBackend()) === undefined) {
     return silu(groupNorm(params, name, x)) as tf.Tensor4D;

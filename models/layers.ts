@@ -100,9 +100,10 @@ export const INSTANCE_NORM_KERNEL = "CatganInstanceNorm";
  * Instance normalisation over height and width, without learnable scale or shift.
  *
  * tfjs has no instance norm; this matches PyTorch's `nn.InstanceNorm2d` defaults
- * (`affine=False`, `eps=1e-5`, biased variance), which is what the course code uses. The
- * gradient is written out in closed form (one custom-gradient op), which halves the kernels of
- * the backward pass.
+ * (`affine=False`, `eps=1e-5`, biased variance), which is what the course code uses. Where the
+ * active backend registers {@link INSTANCE_NORM_KERNEL} (tensorflow with catgan's native ops) it
+ * runs as that one kernel each way; elsewhere as the custom-gradient op above, whose closed-form
+ * gradient halves the kernels of the backward pass.
  *
  * @param x `[batch, h, w, c]`.
  * @returns `x` normalised per image and channel.
@@ -136,6 +137,9 @@ export function instanceNormRelu(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 /** A backend's own kernel, with its gradient registered beside it: its first output is y. */
+// Limitation: the native gradient kernel has no gradient of its own, so a gradient of this
+// gradient (a gradient penalty) throws on tensorflow with the native ops loaded; nothing here
+// takes one (CATGAN_NATIVE_OPS=0 runs the tfjs ops instead).
 function runInstanceNormKernel(x: tf.Tensor4D, relu: boolean): tf.Tensor4D {
   const outputs = tf.engine().runKernel(INSTANCE_NORM_KERNEL, { x }, { relu }) as tf.Tensor[];
   tf.dispose(outputs.slice(1));

@@ -15,11 +15,12 @@
  *    without LD_LIBRARY_PATH;
  * 4. loads the addon once and checks the libtensorflow version;
  * 5. compiles catgan's own op library, `train/native/catgan_ops.cc` (fused instance norm and
- *    group norm kernels), with g++ against the wheel's C++ headers (unpacked into a temporary folder and
- *    removed after) into `deps/catgan/catgan_ops.node`, and loads it once beside the addon. The
- *    trainer loads it when present and built from this checkout's source (a stamp beside it holds
- *    the source's SHA-256; a changed source is rebuilt by the next run); without it the tfjs ops
- *    run. Skipped with `--gpu` (its kernels are CPU-only).
+ *    group norm kernels), with g++ against the wheel's C++ headers (unpacked into a temporary
+ *    folder and removed after) into `deps/catgan/catgan_ops.node`, and loads it once beside the
+ *    addon. The trainer loads it when present and built from this checkout's source (a stamp
+ *    beside it holds the source's SHA-256; a changed source is rebuilt by the next run); without
+ *    it the tfjs ops run. A failure here leaves the addon built and usable (the next run retries
+ *    only the library). Skipped with `--gpu` (its kernels are CPU-only).
  *
  * It is idempotent: when the addon exists, loads and reports the expected version, it exits at
  * once. It needs g++, make, python3 with pip, and node (node-pre-gyp and node-gyp run on it).
@@ -134,6 +135,9 @@ function targetFor(flags: Flags): Target {
 function addonPath(target: Target): string {
   return path.join(target.packageDir, "lib", "napi-v8", "tfjs_binding.node");
 }
+
+/** The step of a failed op-library build, which leaves a working addon behind. */
+const OPS_STEP = "build catgan's op library";
 
 function opsPath(target: Target): string {
   return nativeOpsPath(target.packageDir);
@@ -311,8 +315,10 @@ const buildOps = Effect.fn("setup_tensorflow.buildOps")(function* (
   wheel: string,
   target: Target,
 ) {
-  const step = "build catgan's op library";
+  const step = OPS_STEP;
   const out = opsPath(target);
+  // The digest of the source as compiled: an edit during the build makes the stamp stale.
+  const digest = sourceDigest(NATIVE_OPS_SOURCE);
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const headers = fs.mkdtempSync(path.join(os.tmpdir(), "catgan-tf-include-"));
@@ -348,7 +354,7 @@ const buildOps = Effect.fn("setup_tensorflow.buildOps")(function* (
     return yield* new SetupError({ step, reason: `${out} was built but does not load` });
   }
   // The trainer loads the library only while this stamp matches the source.
-  fs.writeFileSync(nativeOpsStampPath(target.packageDir), `${sourceDigest(NATIVE_OPS_SOURCE)}\n`);
+  fs.writeFileSync(nativeOpsStampPath(target.packageDir), `${digest}\n`);
 });
 
 /** The folder holding include/node/node_api.h for the node on PATH, when it has one. */
@@ -488,11 +494,12 @@ const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
       reason: `expected libtensorflow ${TF_VERSION}, got ${version ?? "a load error"}`,
     });
   }
+  // Stamped before the op library, so that a failure there does not rebuild the addon next time.
+  fs.writeFileSync(stampPath, JSON.stringify({ wheel: path.basename(wheel), version }) + "\n");
   if (!flags.gpu) {
     say(`setup:tensorflow: compiling ${path.basename(opsPath(target))}`);
     yield* buildOps(wheel, target);
   }
-  fs.writeFileSync(stampPath, JSON.stringify({ wheel: path.basename(wheel), version }) + "\n");
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const deps = megabytes(diskUsage(path.join(target.packageDir, "deps")));
@@ -516,8 +523,12 @@ if (import.meta.main) {
     const error = Cause.squash(exit.cause);
     const text = error instanceof Error ? error.message : String(error);
     complain(`setup:tensorflow: ${text}`);
+    const opsOnly = error instanceof SetupError && error.step === OPS_STEP;
     complain(
-      flags.gpu
+      opsOnly
+        ? "setup:tensorflow: the tensorflow backend still works, running the tfjs ops in place " +
+          "of the native kernels"
+        : flags.gpu
         ? "setup:tensorflow: tfjs-node-gpu is unavailable; the tensorflow backend still loads " +
           "tfjs-node where its addon is built"
         : "setup:tensorflow: the tensorflow backend is unavailable; the wasm backend remains " +

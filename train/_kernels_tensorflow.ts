@@ -37,7 +37,7 @@ interface NodeBackend {
     attrs: unknown[],
     inputs: tf.TensorInfo[],
     count: number,
-  ): tf.Tensor[];
+  ): tf.TensorInfo[];
 }
 
 /** Attributes tfjs passes to Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter. */
@@ -339,7 +339,8 @@ const groupNormSiluGradConfig: tf.GradConfig = {
  *
  * Call after `@tensorflow/tfjs-node` is loaded. Idempotent: later calls do nothing.
  *
- * @param nativeOps Whether catgan's native op library is loaded (registers its instance norm).
+ * @param nativeOps Whether catgan's native op library is loaded (registers its instance norm and
+ *   group norm kernels).
  * @returns nothing
  * @example
  * ```ts

@@ -56,6 +56,8 @@ export interface TfjsNodeInfo {
    * setup:tensorflow beside the addon); its fused kernels are registered only when `loaded`.
    */
   readonly nativeOps: NativeOpsState;
+  /** Why the op library failed to load, when `nativeOps` is `failed` (its first line). */
+  readonly nativeOpsError?: string;
 }
 
 /** The result of {@link loadTfjsNode}: loaded, or a one-sentence reason why not. */
@@ -150,7 +152,7 @@ const NATIVE_OPS_NOTES: Readonly<Record<NativeOpsState, string>> = {
   off: "",
   absent: ", no catgan native ops (deno task setup:tensorflow builds them)",
   stale: ", catgan native ops out of date, not loaded (deno task setup:tensorflow rebuilds them)",
-  failed: ", catgan native ops failed to load (deno task setup:tensorflow says why)",
+  failed: ", catgan native ops failed to load",
 };
 
 /**
@@ -161,26 +163,29 @@ const NATIVE_OPS_NOTES: Readonly<Record<NativeOpsState, string>> = {
  *
  * @param choice The package that loaded, and its folder.
  * @param source The op library's source to check the build against; this checkout's by default.
- * @returns What happened; only `loaded` means the native kernels may be registered.
+ * @returns What happened (only `loaded` means the native kernels may be registered), with the
+ *   load error's first line when it `failed`.
  * @example
  * ```ts
- * const state = loadNativeOps({ package: "tfjs-node", packageDir: "/no/such/folder" });
+ * const { state } = loadNativeOps({ package: "tfjs-node", packageDir: "/no/such/folder" });
  * // "absent"
  * ```
  */
 export function loadNativeOps(
   choice: { readonly package: TfjsNodePackage; readonly packageDir: string },
   source: string = NATIVE_OPS_SOURCE,
-): NativeOpsState {
-  if (choice.package !== "tfjs-node" || process.env[NATIVE_OPS_ENV] === "0") return "off";
+): { readonly state: NativeOpsState; readonly error?: string } {
+  if (choice.package !== "tfjs-node" || process.env[NATIVE_OPS_ENV] === "0") {
+    return { state: "off" };
+  }
   const library = nativeOpsPath(choice.packageDir);
-  if (!existsSync(library)) return "absent";
-  if (!nativeOpsCurrent(choice.packageDir, source)) return "stale";
+  if (!existsSync(library)) return { state: "absent" };
+  if (!nativeOpsCurrent(choice.packageDir, source)) return { state: "stale" };
   try {
     require(library);
-    return "loaded";
-  } catch {
-    return "failed";
+    return { state: "loaded" };
+  } catch (error) {
+    return { state: "failed", error: describeError(error) };
   }
 }
 
@@ -299,7 +304,10 @@ function describeError(error: unknown): string {
  */
 export function describeTfjsNode(info: TfjsNodeInfo): string {
   const line = `${info.package} ${info.version} on libtensorflow ${info.libtensorflowVersion}`;
-  const ops = NATIVE_OPS_NOTES[info.nativeOps];
+  const error = info.nativeOps === "failed" && info.nativeOpsError !== undefined
+    ? ` (${info.nativeOpsError})`
+    : "";
+  const ops = NATIVE_OPS_NOTES[info.nativeOps] + error;
   if (info.package === "tfjs-node") return line + ops;
   return `${line}, ${info.usingGpu ? "on GPU" : "no GPU found: on CPU"}${ops}`;
 }
@@ -382,6 +390,7 @@ export async function loadTfjsNodeChoice(choice: TfjsNodeChoice): Promise<TfjsNo
       return { ok: false, reason: `${name} registered its backend in another copy of tfjs` };
     }
     const backend = tf.findBackend("tensorflow") as NodeBackend | null;
+    const ops = loadNativeOps(choice);
     return {
       ok: true,
       info: {
@@ -390,7 +399,8 @@ export async function loadTfjsNodeChoice(choice: TfjsNodeChoice): Promise<TfjsNo
         version: module.version?.["tfjs-node"] ?? readVersion(choice.packageDir),
         libtensorflowVersion: backend?.binding?.TF_Version ?? "unknown",
         usingGpu: backend?.isUsingGpuDevice === true,
-        nativeOps: loadNativeOps(choice),
+        nativeOps: ops.state,
+        nativeOpsError: ops.error,
       },
     };
   } catch (error) {

@@ -20,7 +20,12 @@ import {
 } from "../../models/ddpm.ts";
 import { disposeParams, type Params } from "../../models/layers.ts";
 import { initBackend } from "../../train/backend.ts";
-import { addonPath, findTfjsNodeDir, NATIVE_OPS_ENV } from "../../train/_tfjs_node_shim.ts";
+import {
+  addonPath,
+  findTfjsNodeDir,
+  NATIVE_OPS_ENV,
+  selectTfjsNode,
+} from "../../train/_tfjs_node_shim.ts";
 import { assertClose, seededValues } from "../_reference.ts";
 
 const test = suite("ddpm");
@@ -393,7 +398,10 @@ if (tfjsNodeDir !== undefined && existsSync(addonPath(tfjsNodeDir))) {
   // Forward and every parameter's gradient, on tensorflow against wasm's tfjs ops (which the
   // finite-difference test above checks): with the op library loaded, every group norm of the
   // U-Net runs as the native kernel there, whose values and gradients this compares.
-  const nativeOff = process.env[NATIVE_OPS_ENV] === "0";
+  // The native ops load for tfjs-node only (not tfjs-node-gpu), unless turned off.
+  const choice = selectTfjsNode();
+  const nativeOff = process.env[NATIVE_OPS_ENV] === "0" || !choice.ok ||
+    choice.package !== "tfjs-node";
   test(`predictNoise and its gradients on tensorflow (${nativeOff ? "tfjs ops" : "native group norm"}) match wasm`, async () => {
     const run = async (backend: "tensorflow" | "wasm") => {
       await Effect.runPromise(initBackend(backend));

@@ -18,7 +18,12 @@ import {
   upsampleConv,
 } from "../../models/layers.ts";
 import { type BackendName, initBackend } from "../../train/backend.ts";
-import { addonPath, findTfjsNodeDir, NATIVE_OPS_ENV } from "../../train/_tfjs_node_shim.ts";
+import {
+  addonPath,
+  findTfjsNodeDir,
+  NATIVE_OPS_ENV,
+  selectTfjsNode,
+} from "../../train/_tfjs_node_shim.ts";
 import {
   assertClose,
   conv2dBackpropFilterRef,
@@ -234,7 +239,10 @@ for (const backend of BACKENDS) {
 
 if (ADDON_BUILT) {
   // The instanceNorm tests above run on tensorflow; this one says which code they checked there.
-  const nativeOff = process.env[NATIVE_OPS_ENV] === "0";
+  // The native ops load for tfjs-node only (not tfjs-node-gpu), unless turned off.
+  const choice = selectTfjsNode();
+  const nativeOff = process.env[NATIVE_OPS_ENV] === "0" || !choice.ok ||
+    choice.package !== "tfjs-node";
   test(`tensorflow runs instanceNorm as ${nativeOff ? "the closed-form ops" : "the native kernel"}`, async () => {
     await use("tensorflow");
     assert.is(tf.getKernel(INSTANCE_NORM_KERNEL, "tensorflow") !== undefined, !nativeOff);

@@ -167,6 +167,16 @@ Shim("describeTfjsNode names the package, and for tfjs-node-gpu where ops run", 
     describeTfjsNode({ ...base, package: "tfjs-node", usingGpu: false, nativeOps: "stale" }),
     /, catgan native ops out of date, not loaded \(deno task setup:tensorflow rebuilds them\)$/,
   );
+  assert.match(
+    describeTfjsNode({
+      ...base,
+      package: "tfjs-node",
+      usingGpu: false,
+      nativeOps: "failed",
+      nativeOpsError: "invalid ELF header",
+    }),
+    /, catgan native ops failed to load \(invalid ELF header\)$/,
+  );
 });
 
 Shim("nativeOpsPath and its stamp sit beside the package's libtensorflow", () => {
@@ -183,20 +193,22 @@ Shim("loadNativeOps says why it loaded nothing: off, absent, stale or failed", (
     const source = path.join(root, "ops.cc");
     fs.writeFileSync(source, "// version 2\n");
     const choice = { package: "tfjs-node" as const, packageDir: path.join(root, "pkg") };
-    assert.is(loadNativeOps({ ...choice, package: "tfjs-node-gpu" }, source), "off");
-    assert.is(loadNativeOps(choice, source), "absent");
+    assert.is(loadNativeOps({ ...choice, package: "tfjs-node-gpu" }, source).state, "off");
+    assert.is(loadNativeOps(choice, source).state, "absent");
 
     // A library whose stamp names another source is not loaded, whatever it holds.
     fs.mkdirSync(path.dirname(nativeOpsPath(choice.packageDir)), { recursive: true });
     fs.writeFileSync(nativeOpsPath(choice.packageDir), "not a shared library");
     fs.writeFileSync(nativeOpsStampPath(choice.packageDir), `${"0".repeat(64)}\n`);
-    assert.is(loadNativeOps(choice, source), "stale");
+    assert.is(loadNativeOps(choice, source).state, "stale");
 
     // Current by its stamp, but not a library: require fails and says so.
     fs.writeFileSync(nativeOpsStampPath(choice.packageDir), `${sourceDigest(source)}\n`);
-    assert.is(loadNativeOps(choice, source), "failed");
+    const failed = loadNativeOps(choice, source);
+    assert.is(failed.state, "failed");
+    assert.ok(failed.error !== undefined && failed.error.length > 0, "the load error is kept");
     process.env[NATIVE_OPS_ENV] = "0";
-    assert.is(loadNativeOps(choice, source), "off");
+    assert.is(loadNativeOps(choice, source).state, "off");
   } finally {
     if (env === undefined) delete process.env[NATIVE_OPS_ENV];
     else process.env[NATIVE_OPS_ENV] = env;

@@ -1,20 +1,23 @@
-// catgan's libtensorflow op library: instance norm (optionally followed by ReLU) and its gradient,
-// one CPU kernel each, for the tensorflow backend (train/_kernels_tensorflow.ts registers them
-// as tfjs kernels; models/layers.ts runs them where registered).
+// catgan's libtensorflow op library, one CPU kernel each way for two blocks of the models:
+// instance norm, optionally followed by ReLU (the GANs), and group norm with scale, shift and
+// SiLU (the DDPM's U-Net). train/_kernels_tensorflow.ts registers them as tfjs kernels for the
+// tensorflow backend; models/layers.ts and models/ddpm.ts run them where registered.
 //
 // Built by scripts/setup_tensorflow.ts with g++ against the TensorFlow wheel's C++ headers and
 // libtensorflow_framework, the same library tfjs-node's addon loaded, so loading this file
 // registers the ops where tfjs-node's eager calls find them by name. It is also a Node-API module
 // with no exports (the two functions at the end), so `require` loads it in Node, Deno and Bun.
 //
-// Layout is NHWC. Each image is normalised over its h * w positions per channel, as PyTorch's
-// nn.InstanceNorm2d with affine=False: y = (x - mean) * rstd, rstd = 1 / sqrt(var + epsilon),
-// with the biased variance. The tfjs fallback (models/layers.ts) is the same function in seven
-// tfjs ops each way; tests/models/layers_test.ts checks both against direct loops.
+// Layout is NHWC. Instance norm normalises each image over its h * w positions per channel, as
+// PyTorch's nn.InstanceNorm2d with affine=False: y = (x - mean) * rstd with
+// rstd = 1 / sqrt(var + epsilon) and the biased variance. Where the library is not loaded the
+// same functions run as tfjs ops (models/layers.ts, models/ddpm.ts); tests/models/layers_test.ts
+// and tests/models/ddpm_test.ts check the kernels against direct loops and those ops.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -80,7 +83,8 @@ Planes PlanesOf(const Tensor& x) {
 }
 
 // Runs work(first, last) over ranges of images on libtensorflow's intra-op thread pool, the one
-// TF_NUM_INTRAOP_THREADS sizes; `cost` is the work of one image in cycles, roughly.
+// TF_NUM_INTRAOP_THREADS sizes; cost_per_value, in rough cycles per value of x, tells the pool
+// how finely to split.
 void ForImages(OpKernelContext* ctx, const Planes& p, int64_t cost_per_value,
                const std::function<void(int64_t, int64_t)>& work) {
   auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
@@ -119,7 +123,7 @@ class InstanceNormOp : public OpKernel {
     const float epsilon = epsilon_;
     const bool relu = relu_;
     const float count = static_cast<float>(p.positions);
-    ForImages(ctx, p, 6, [&](int64_t first, int64_t last) {
+    ForImages(ctx, p, 6, [=](int64_t first, int64_t last) {
       std::vector<float> sum(p.channels);
       for (int64_t i = first; i < last; ++i) {
         const float* xi = xs + i * p.positions * p.channels;
@@ -197,7 +201,7 @@ class InstanceNormGradOp : public OpKernel {
     // compiler vectorises) rather than a branch per value; without one, by 1 everywhere.
     const float keep_negative = relu_ ? 0.f : 1.f;
     const float count = static_cast<float>(p.positions);
-    ForImages(ctx, p, 8, [&](int64_t first, int64_t last) {
+    ForImages(ctx, p, 8, [=](int64_t first, int64_t last) {
       std::vector<float> mean_g(p.channels);
       std::vector<float> mean_g_xhat(p.channels);
       for (int64_t i = first; i < last; ++i) {
@@ -285,7 +289,8 @@ REGISTER_OP("CatganGroupNormSiluGrad")
 // e^v for v in [-87, 88] (clamped there), relative error about 2e-7: Cephes' expf, written so
 // g++ vectorises it on plain SSE2 (std::exp is a library call per value, which stops that; the
 // clamp needs -fno-trapping-math, which setup passes):
-// v = n ln2 + r with |r| <= ln2 / 2, e^r as a degree-6 polynomial, 2^n put into the exponent.
+// v = n ln2 + r with |r| <= ln2 / 2, e^r as 1 + r + r^2 P(r) with P of degree 5, and 2^n put
+// into the exponent bits.
 inline float ExpClamped(float v) {
   v = std::min(std::max(v, -87.f), 88.f);
   const float t = v * 1.44269504088896341f;
@@ -300,7 +305,9 @@ inline float ExpClamped(float v) {
   y = y * r + 5.0000001201e-1f;
   y = y * r * r + r + 1.f;
   const int32_t bits = (n + 127) << 23;
-  return y * __builtin_bit_cast(float, bits);
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
 }
 
 inline float Sigmoid(float v) { return 1.f / (1.f + ExpClamped(-v)); }
@@ -353,7 +360,7 @@ class GroupNormSiluOp : public OpKernel {
     const int64_t group_size = group_size_;
     const float epsilon = epsilon_;
     const float count = static_cast<float>(p.positions * group_size);
-    ForImages(ctx, p, 30, [&](int64_t first, int64_t last) {
+    ForImages(ctx, p, 30, [=](int64_t first, int64_t last) {
       // Per-channel sums first (a vectorisable loop), then folded into their groups.
       std::vector<float> sum(p.channels);
       std::vector<float> channel_mean(p.channels);
@@ -456,7 +463,7 @@ class GroupNormSiluGradOp : public OpKernel {
     float* partial_beta = partial_gamma + p.images * p.channels;
     const int64_t group_size = group_size_;
     const float count = static_cast<float>(p.positions * group_size);
-    ForImages(ctx, p, 40, [&](int64_t first, int64_t last) {
+    ForImages(ctx, p, 40, [=](int64_t first, int64_t last) {
       std::vector<float> channel_mean(p.channels);
       std::vector<float> channel_rstd(p.channels);
       std::vector<float> mean_g(p.channels);
@@ -476,17 +483,26 @@ class GroupNormSiluGradOp : public OpKernel {
 
         std::fill(sum_dy, sum_dy + p.channels, 0.f);
         std::fill(sum_dy_xhat, sum_dy_xhat + p.channels, 0.f);
+        // Raw pointers: through the vectors' operator[], g++ reloads their data pointers on every
+        // value (the stores below might alias them, as far as it can tell) and does not vectorise.
+        const float* cm = channel_mean.data();
+        const float* cr = channel_rstd.data();
+        const float* gm = gammas;
+        const float* bt = betas;
+        const int64_t channels = p.channels;
         for (int64_t q = 0; q < p.positions; ++q) {
-          const float* row = xs + offset + q * p.channels;
-          const float* d = douts + offset + q * p.channels;
-          float* dy = dys.data() + q * p.channels;
-          for (int64_t k = 0; k < p.channels; ++k) {
-            const float xhat = (row[k] - channel_mean[k]) * channel_rstd[k];
-            const float y = xhat * gammas[k] + betas[k];
+          const float* row = xs + offset + q * channels;
+          const float* d = douts + offset + q * channels;
+          float* dy = dys.data() + q * channels;
+          // Two loops, not one: g++ does not vectorise the sigmoid and the sums together.
+          for (int64_t k = 0; k < channels; ++k) {
+            const float y = (row[k] - cm[k]) * cr[k] * gm[k] + bt[k];
             const float s = Sigmoid(y);
             dy[k] = d[k] * s * (1.f + y * (1.f - s));
+          }
+          for (int64_t k = 0; k < channels; ++k) {
             sum_dy[k] += dy[k];
-            sum_dy_xhat[k] += dy[k] * xhat;
+            sum_dy_xhat[k] += dy[k] * (row[k] - cm[k]) * cr[k];
           }
         }
         for (int64_t g = 0; g < groups; ++g) {
