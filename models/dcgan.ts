@@ -145,7 +145,8 @@ export function discriminatorTrunk(params: Params, x: tf.Tensor4D): tf.Tensor4D 
  * @returns Scores `[batch]`.
  * @example
  * ```ts
- * const scores = discriminate(buildDiscriminator({ convDim: 32, seed: 12 }), tf.zeros([2, 64, 64, 3]) as tf.Tensor4D);
+ * const discriminator = buildDiscriminator({ convDim: 32, seed: 12 });
+ * const scores = discriminate(discriminator, tf.zeros([2, 64, 64, 3]) as tf.Tensor4D);
  * ```
  */
 export function discriminate(params: Params, x: tf.Tensor4D): tf.Tensor1D {

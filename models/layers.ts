@@ -162,7 +162,8 @@ export interface ConvOptions {
  * @returns `[batch, h', w', outChannels]`.
  * @example
  * ```ts
- * const y = conv(tf.zeros([1, 8, 8, 3]) as tf.Tensor4D, { filter: initFilter([3, 3, 3, 4], 1), stride: 1, pad: 1 });
+ * const filter = initFilter([3, 3, 3, 4], 1);
+ * const y = conv(tf.zeros([1, 8, 8, 3]) as tf.Tensor4D, { filter, stride: 1, pad: 1 });
  * ```
  */
 export function conv(
@@ -279,7 +280,10 @@ export function upsampleConv(
  * @returns `[net(a), net(b)]`.
  * @example
  * ```ts
- * const [real, fake] = applyToBoth((x) => tf.mean(x, [1, 2, 3]), tf.ones([2, 4, 4, 3]) as tf.Tensor4D, tf.zeros([2, 4, 4, 3]) as tf.Tensor4D);
+ * const score = (x: tf.Tensor4D) => tf.mean(x, [1, 2, 3]);
+ * const real = tf.ones([2, 4, 4, 3]) as tf.Tensor4D;
+ * const fake = tf.zeros([2, 4, 4, 3]) as tf.Tensor4D;
+ * const [realScores, fakeScores] = applyToBoth(score, real, fake);
  * ```
  */
 export function applyToBoth(

@@ -42,7 +42,10 @@ export interface ConvBackpropFilterRefOptions extends ConvRefOptions {
 
 /** Options of {@link conv2dTransposeRef}. */
 export interface ConvTransposeRefOptions extends ConvRefOptions {
-  /** Shape of the result, `[batch, height, width, outChannels]`, as passed to tf.conv2dTranspose. */
+  /**
+   * Shape of the result, `[batch, height, width, outChannels]`, as passed to
+   * tf.conv2dTranspose.
+   */
   readonly outputShape: Shape4;
 }
 

@@ -1,4 +1,7 @@
-/** A file that defines a test but never runs its suite: no uvu summary, so it must count as failed. */
+/**
+ * A file that defines a test but never runs its suite: no uvu summary, so it must count as
+ * failed.
+ */
 import { suite } from "uvu";
 
 const Silent = suite("silent");
