@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { runFusedKernel } from "./_fused_kernel.ts";
 import { conv, initFilter, initUniform, type Params, upsampleConv } from "./layers.ts";
 
 /** Diffusion steps T of the paper. */
@@ -261,6 +262,9 @@ function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
 }
 
+/** Epsilon of group norm's variance, PyTorch's default. */
+const GROUP_NORM_EPS = 1e-5;
+
 /** Group norm (Wu and He 2018) with PyTorch's eps and biased variance, then scale and shift. */
 function groupNorm(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
   const [batch, h, w, c] = x.shape;
@@ -269,7 +273,7 @@ function groupNorm(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
   const grouped = tf.reshape(x, [batch, h, w, groups, UNET_GROUP_CHANNELS]);
   const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
   const normed = tf.reshape(
-    tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, 1e-5))),
+    tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, GROUP_NORM_EPS))),
     x.shape,
   );
   return tf.add(tf.mul(normed, params[`${name}.g`]), params[`${name}.b`]) as tf.Tensor4D;
@@ -277,24 +281,19 @@ function groupNorm(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
 
 /**
  * Name under which a backend may register group norm, scale, shift and SiLU as one kernel:
- * inputs `x`, `gamma`, `beta` (`[c]`), attribute `groupSize` (channels per group), outputs the
- * result first, then whatever its registered gradient saves. The U-Net runs it where the active
- * backend has one (train/ registers a native kernel on tensorflow), else the tfjs ops above.
+ * inputs `x`, `gamma`, `beta` (`[c]`), attributes `groupSize` (channels per group) and `epsilon`,
+ * outputs the result first, then whatever its registered gradient saves. The U-Net runs it where
+ * the active backend has one (train/ registers a native kernel on tensorflow), else the tfjs ops
+ * above.
  */
 export const GROUP_NORM_SILU_KERNEL = "CatganGroupNormSilu";
 
 /** `silu(groupNorm(x))`, as one kernel each way where the backend registers one. */
-// Limitation: as with instance norm, the native gradient kernel has no gradient of its own, so a
-// second derivative through it throws on tensorflow with the native ops loaded.
 function groupNormSilu(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
-  if (tf.getKernel(GROUP_NORM_SILU_KERNEL, tf.getBackend()) === undefined) {
-    return silu(groupNorm(params, name, x)) as tf.Tensor4D;
-  }
   const inputs = { x, gamma: params[`${name}.g`], beta: params[`${name}.b`] };
-  const attrs = { groupSize: UNET_GROUP_CHANNELS };
-  const outputs = tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, inputs, attrs) as tf.Tensor[];
-  tf.dispose(outputs.slice(1));
-  return outputs[0] as tf.Tensor4D;
+  const attrs = { groupSize: UNET_GROUP_CHANNELS, epsilon: GROUP_NORM_EPS };
+  return runFusedKernel(GROUP_NORM_SILU_KERNEL, inputs, attrs) ??
+    silu(groupNorm(params, name, x)) as tf.Tensor4D;
 }
 
 function convBias(params: Params, name: string, x: tf.Tensor4D, stride = 1): tf.Tensor4D {

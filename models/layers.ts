@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { runFusedKernel } from "./_fused_kernel.ts";
 
 /** Named trainable tensors of one network, keyed by a stable name used in checkpoints. */
 export type Params = Readonly<Record<string, tf.Variable>>;
@@ -89,8 +90,8 @@ const instanceNormOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
 }) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /**
- * Name under which a backend may register its own instance-norm kernel: input `x`, attribute
- * `relu` (apply ReLU after the norm), outputs `y` first, then whatever its registered gradient
+ * Name under which a backend may register its own instance-norm kernel: input `x`, attributes
+ * `relu` (apply ReLU after the norm) and `epsilon`, outputs `y` first, then whatever its registered gradient
  * saves. {@link instanceNorm} and {@link instanceNormRelu} run it where the active backend has one
  * (train/ registers a native kernel on tensorflow), and the closed-form op above everywhere else.
  */
@@ -113,8 +114,8 @@ export const INSTANCE_NORM_KERNEL = "CatganInstanceNorm";
  * ```
  */
 export function instanceNorm(x: tf.Tensor4D): tf.Tensor4D {
-  if (tf.getKernel(INSTANCE_NORM_KERNEL, tf.getBackend()) === undefined) return instanceNormOp(x);
-  return runInstanceNormKernel(x, false);
+  return runFusedKernel(INSTANCE_NORM_KERNEL, { x }, { relu: false, epsilon: NORM_EPS }) ??
+    instanceNormOp(x);
 }
 
 /**
@@ -130,20 +131,8 @@ export function instanceNorm(x: tf.Tensor4D): tf.Tensor4D {
  * ```
  */
 export function instanceNormRelu(x: tf.Tensor4D): tf.Tensor4D {
-  if (tf.getKernel(INSTANCE_NORM_KERNEL, tf.getBackend()) === undefined) {
-    return tf.tidy(() => tf.relu(instanceNormOp(x)));
-  }
-  return runInstanceNormKernel(x, true);
-}
-
-/** A backend's own kernel, with its gradient registered beside it: its first output is y. */
-// Limitation: the native gradient kernel has no gradient of its own, so a gradient of this
-// gradient (a gradient penalty) throws on tensorflow with the native ops loaded; nothing here
-// takes one (CATGAN_NATIVE_OPS=0 runs the tfjs ops instead).
-function runInstanceNormKernel(x: tf.Tensor4D, relu: boolean): tf.Tensor4D {
-  const outputs = tf.engine().runKernel(INSTANCE_NORM_KERNEL, { x }, { relu }) as tf.Tensor[];
-  tf.dispose(outputs.slice(1));
-  return outputs[0] as tf.Tensor4D;
+  return runFusedKernel(INSTANCE_NORM_KERNEL, { x }, { relu: true, epsilon: NORM_EPS }) ??
+    tf.tidy(() => tf.relu(instanceNormOp(x)));
 }
 
 /** Options of {@link conv}. */

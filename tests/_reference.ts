@@ -411,6 +411,41 @@ export function seededValues(size: number, seed: number): Float32Array {
 }
 
 /**
+ * The gradient of `sum(f(x) * dy)` in each element of `x`, by float64 central differences: what
+ * a backward pass given the upstream gradient `dy` must return.
+ *
+ * @param f A direct-loop reference of the forward pass.
+ * @param x The point, as many values as `f` takes.
+ * @param dy One weight per output of `f`.
+ * @param step The difference step.
+ * @returns One partial derivative per element of `x`.
+ * @example
+ * ```ts
+ * const dx = centralDifferences((v) => v.map((u) => u * u), [1, 2], [1, 1]); // about [2, 4]
+ * ```
+ */
+export function centralDifferences(
+  f: (values: Float64Array) => ArrayLike<number>,
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  step = 1e-6,
+): Float64Array {
+  const lossAt = (values: Float64Array) => {
+    const y = f(values);
+    let sum = 0;
+    for (let i = 0; i < y.length; i++) sum += y[i] * dy[i];
+    return sum;
+  };
+  return Float64Array.from(x, (_, i) => {
+    const plus = Float64Array.from(x);
+    const minus = Float64Array.from(x);
+    plus[i] += step;
+    minus[i] -= step;
+    return (lossAt(plus) - lossAt(minus)) / (2 * step);
+  });
+}
+
+/**
  * Throws when two arrays differ: sizes, or any element with
  * `|actual - expected| > atol + rtol * |expected|`. Reports the worst element.
  *

@@ -226,24 +226,40 @@ const reluGradConfig: tf.GradConfig = {
   },
 };
 
-/** Epsilon of instance norm's variance, PyTorch's default (as in models/layers.ts). */
-const NORM_EPS = 1e-5;
-
 /** The gradient kernel of {@link INSTANCE_NORM_KERNEL} on tensorflow. */
 const INSTANCE_NORM_GRAD = "CatganInstanceNormGrad";
 
-/** Attributes of {@link INSTANCE_NORM_KERNEL}: whether a ReLU follows the norm. */
-interface InstanceNormAttrs {
-  readonly relu?: boolean;
-}
+/** The gradient kernel of {@link GROUP_NORM_SILU_KERNEL} on tensorflow. */
+const GROUP_NORM_SILU_GRAD = "CatganGroupNormSiluGrad";
 
-function reluAttr(backend: NodeBackend, attrs: tf.NamedAttrMap | undefined): unknown {
-  const relu = (attrs as InstanceNormAttrs | undefined)?.relu === true;
-  return { name: "relu", type: backend.binding.TF_ATTR_BOOL, value: relu };
+/** Attributes the models pass to the fused norm kernels (models/layers.ts, models/ddpm.ts). */
+interface NormAttrs {
+  readonly epsilon?: number;
+  readonly relu?: boolean;
+  readonly groupSize?: number;
 }
 
 /**
- * Instance norm (and, with `relu`, the ReLU after it) as the native op `CatganInstanceNorm`
+ * The libtensorflow attributes of a fused norm op from the tfjs kernel's attributes: the name of
+ * each native op attribute, with its type, for those the op takes.
+ */
+function nativeAttrs(
+  backend: NodeBackend,
+  attrs: tf.NamedAttrMap | undefined,
+  names: ReadonlyArray<"epsilon" | "relu" | "group_size">,
+): unknown[] {
+  const { binding } = backend;
+  const given = (attrs ?? {}) as NormAttrs;
+  const all = {
+    epsilon: { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: given.epsilon },
+    relu: { name: "relu", type: binding.TF_ATTR_BOOL, value: given.relu === true },
+    group_size: { name: "group_size", type: binding.TF_ATTR_INT, value: given.groupSize },
+  };
+  return names.map((name) => all[name]);
+}
+
+/**
+ * Instance norm (and, with `relu`, the ReLU after it) as the native op of the same name
  * (train/native/catgan_ops.cc): one kernel that reads x twice and writes y once, instead of
  * seven (eight). Outputs y, then the per-image, per-channel mean and reciprocal standard
  * deviation (`[n, c]`) that its gradient reads.
@@ -251,18 +267,15 @@ function reluAttr(backend: NodeBackend, attrs: tf.NamedAttrMap | undefined): unk
 function instanceNormKernel(args: KernelFuncArgs): tf.TensorInfo[] {
   const { x } = args.inputs as { x: tf.Tensor4D };
   const backend = args.backend as unknown as NodeBackend;
-  const attrs = [
-    { name: "epsilon", type: backend.binding.TF_ATTR_FLOAT, value: NORM_EPS },
-    reluAttr(backend, args.attrs),
-  ];
-  return backend.executeMultipleOutputs("CatganInstanceNorm", attrs, [x], 3);
+  const attrs = nativeAttrs(backend, args.attrs, ["epsilon", "relu"]);
+  return backend.executeMultipleOutputs(INSTANCE_NORM_KERNEL, attrs, [x], 3);
 }
 
 /** dx of instance norm (and ReLU) as the native op `CatganInstanceNormGrad`: one kernel. */
 function instanceNormGradKernel(args: KernelFuncArgs): tf.TensorInfo {
   const { dy, x, mean, rstd } = args.inputs as Record<string, tf.Tensor>;
   const backend = args.backend as unknown as NodeBackend;
-  const attrs = [reluAttr(backend, args.attrs)];
+  const attrs = nativeAttrs(backend, args.attrs, ["relu"]);
   return backend.executeSingleOutput(INSTANCE_NORM_GRAD, attrs, [dy, x, mean, rstd]);
 }
 
@@ -279,36 +292,31 @@ const instanceNormGradConfig: tf.GradConfig = {
   },
 };
 
-/** The gradient kernel of {@link GROUP_NORM_SILU_KERNEL} on tensorflow. */
-const GROUP_NORM_SILU_GRAD = "CatganGroupNormSiluGrad";
-
-function groupSizeAttr(backend: NodeBackend, attrs: tf.NamedAttrMap | undefined): unknown {
-  const groupSize = (attrs as { groupSize?: number } | undefined)?.groupSize;
-  return { name: "group_size", type: backend.binding.TF_ATTR_INT, value: groupSize };
-}
-
 /**
- * Group norm, scale, shift and SiLU as the native op `CatganGroupNormSilu`: one kernel instead of
+ * Group norm, scale, shift and SiLU as the native op of the same name: one kernel instead of
  * about thirteen. Outputs the result, then the per-image, per-group mean and reciprocal standard
  * deviation (`[n, groups]`) that its gradient reads.
  */
 function groupNormSiluKernel(args: KernelFuncArgs): tf.TensorInfo[] {
   const { x, gamma, beta } = args.inputs as Record<string, tf.Tensor>;
   const backend = args.backend as unknown as NodeBackend;
-  const attrs = [
-    groupSizeAttr(backend, args.attrs),
-    { name: "epsilon", type: backend.binding.TF_ATTR_FLOAT, value: NORM_EPS },
-  ];
-  return backend.executeMultipleOutputs("CatganGroupNormSilu", attrs, [x, gamma, beta], 3);
+  const attrs = nativeAttrs(backend, args.attrs, ["group_size", "epsilon"]);
+  return backend.executeMultipleOutputs(GROUP_NORM_SILU_KERNEL, attrs, [x, gamma, beta], 3);
 }
 
 /** dx, dgamma and dbeta of {@link groupNormSiluKernel} as one native kernel. */
 function groupNormSiluGradKernel(args: KernelFuncArgs): tf.TensorInfo[] {
   const { dy, x, gamma, beta, mean, rstd } = args.inputs as Record<string, tf.Tensor>;
   const backend = args.backend as unknown as NodeBackend;
-  const inputs = [dy, x, gamma, beta, mean, rstd];
-  const attrs = [groupSizeAttr(backend, args.attrs)];
-  return backend.executeMultipleOutputs(GROUP_NORM_SILU_GRAD, attrs, inputs, 3);
+  const attrs = nativeAttrs(backend, args.attrs, ["group_size"]);
+  return backend.executeMultipleOutputs(GROUP_NORM_SILU_GRAD, attrs, [
+    dy,
+    x,
+    gamma,
+    beta,
+    mean,
+    rstd,
+  ], 3);
 }
 
 const groupNormSiluGradConfig: tf.GradConfig = {
@@ -329,6 +337,14 @@ const groupNormSiluGradConfig: tf.GradConfig = {
     return { x: () => dx, gamma: () => dGamma, beta: () => dBeta };
   },
 };
+
+/** The native kernels, by tfjs kernel name, registered when the op library is loaded. */
+const NATIVE_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
+  [INSTANCE_NORM_KERNEL, instanceNormKernel],
+  [INSTANCE_NORM_GRAD, instanceNormGradKernel],
+  [GROUP_NORM_SILU_KERNEL, groupNormSiluKernel],
+  [GROUP_NORM_SILU_GRAD, groupNormSiluGradKernel],
+];
 
 /**
  * Makes Conv2D and its two gradients on the `tensorflow` backend accept numeric and explicit
@@ -357,26 +373,9 @@ export function registerTensorflowKernels(nativeOps = false): void {
   tf.registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND, kernelFunc: reluGrad });
   tf.registerGradient(reluGradConfig);
   if (!nativeOps) return;
-  tf.registerKernel({
-    kernelName: INSTANCE_NORM_KERNEL,
-    backendName: BACKEND,
-    kernelFunc: instanceNormKernel,
-  });
-  tf.registerKernel({
-    kernelName: INSTANCE_NORM_GRAD,
-    backendName: BACKEND,
-    kernelFunc: instanceNormGradKernel,
-  });
+  for (const [kernelName, kernelFunc] of NATIVE_KERNELS) {
+    tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
+  }
   tf.registerGradient(instanceNormGradConfig);
-  tf.registerKernel({
-    kernelName: GROUP_NORM_SILU_KERNEL,
-    backendName: BACKEND,
-    kernelFunc: groupNormSiluKernel,
-  });
-  tf.registerKernel({
-    kernelName: GROUP_NORM_SILU_GRAD,
-    backendName: BACKEND,
-    kernelFunc: groupNormSiluGradKernel,
-  });
   tf.registerGradient(groupNormSiluGradConfig);
 }

@@ -26,6 +26,7 @@ import {
 } from "../../train/_tfjs_node_shim.ts";
 import {
   assertClose,
+  centralDifferences,
   conv2dBackpropFilterRef,
   conv2dBackpropInputRef,
   conv2dRef,
@@ -89,16 +90,7 @@ for (const backend of BACKENDS) {
       const f = (a: tf.Tensor) => tf.sum(tf.mul(instanceNorm(a as tf.Tensor4D), dyT));
       return tf.grad(f)(tf.tensor4d(x, [...GRAD_SHAPE])).dataSync();
     });
-    const lossAt = (values: Float64Array) =>
-      instanceNormRef(values, GRAD_SHAPE).reduce((sum, v, i) => sum + v * dy[i], 0);
-    const step = 1e-6;
-    const numeric = Float64Array.from(x, (_, i) => {
-      const plus = Float64Array.from(x);
-      const minus = Float64Array.from(x);
-      plus[i] += step;
-      minus[i] -= step;
-      return (lossAt(plus) - lossAt(minus)) / (2 * step);
-    });
+    const numeric = centralDifferences((values) => instanceNormRef(values, GRAD_SHAPE), x, dy);
     assertClose(grad, numeric, { rtol: 1e-5, atol: 1e-5, label: backend });
   });
 
@@ -119,16 +111,7 @@ for (const backend of BACKENDS) {
     assert.is(tf.memory().numTensors, before, "no tensors leaked");
     assertClose(y, reluRef(x, NORM_SHAPE), { label: backend });
 
-    const lossAt = (values: Float64Array) =>
-      reluRef(values, NORM_SHAPE).reduce((sum, v, i) => sum + v * dy[i], 0);
-    const step = 1e-6;
-    const numeric = Float64Array.from(x, (_, i) => {
-      const plus = Float64Array.from(x);
-      const minus = Float64Array.from(x);
-      plus[i] += step;
-      minus[i] -= step;
-      return (lossAt(plus) - lossAt(minus)) / (2 * step);
-    });
+    const numeric = centralDifferences((values) => reluRef(values, NORM_SHAPE), x, dy);
     // Some outputs are zeroed and some are not, or the ReLU's part would go unchecked.
     const zeroed = y.filter((v) => v === 0).length;
     assert.ok(zeroed > y.length / 4 && zeroed < (y.length * 3) / 4, `${zeroed} of ${y.length}`);
@@ -355,7 +338,7 @@ test("initUniform draws from U(-1/sqrt(fanIn), 1/sqrt(fanIn)) and repeats with i
   const a = initUniform([40, 50], { fanIn, seed: 3 });
   const b = initUniform([40, 50], { fanIn, seed: 3 });
   const c = initUniform([40, 50], { fanIn, seed: 4 });
-  const values = a.dataSync();
+  const values = Float32Array.from(a.dataSync());
   const max = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const mean = values.reduce((s, v) => s + v, 0) / values.length;
   assert.ok(max <= bound, `max |w| ${max} exceeds ${bound}`);
@@ -371,7 +354,7 @@ test("initFilter takes its fan-in from kernel height, width and input channels",
   await use("cpu");
   const filter = initFilter([4, 4, 8, 64], 5);
   const bound = 1 / Math.sqrt(4 * 4 * 8);
-  const max = filter.dataSync().reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const max = Float32Array.from(filter.dataSync()).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   assert.ok(max <= bound && max > 0.99 * bound, `max |w| ${max}, bound ${bound}`);
   filter.dispose();
 });

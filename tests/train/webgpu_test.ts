@@ -14,6 +14,7 @@ import { instanceNorm, instanceNormRelu, upsampleConv } from "../../models/layer
 import { initBackend } from "../../train/backend.ts";
 import {
   assertClose,
+  centralDifferences,
   conv2dBackpropFilterRef,
   conv2dBackpropInputRef,
   conv2dOutputShape,
@@ -156,16 +157,7 @@ if (!adapter) {
         const y = norm(xT);
         const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(norm(a as tf.Tensor4D), dyT)))(xT);
         assertClose(await y.data(), ref(x, shape), { rtol: 1e-4, atol: 1e-4, label: name });
-        const lossAt = (values: Float64Array) =>
-          ref(values, shape).reduce((sum, v, i) => sum + v * dy[i], 0);
-        const step = 1e-6;
-        const numeric = Float64Array.from(x, (_, i) => {
-          const plus = Float64Array.from(x);
-          const minus = Float64Array.from(x);
-          plus[i] += step;
-          minus[i] -= step;
-          return (lossAt(plus) - lossAt(minus)) / (2 * step);
-        });
+        const numeric = centralDifferences((values) => ref(values, shape), x, dy);
         assertClose(await dx.data(), numeric, { rtol: 1e-3, atol: 1e-4, label: `${name} dx` });
         tf.dispose([xT, dyT, y, dx]);
       }
