@@ -91,6 +91,52 @@ void ForImages(OpKernelContext* ctx, const Planes& p, int64_t cost_per_value,
   pool->ParallelFor(p.images, p.positions * p.channels * cost_per_value, work);
 }
 
+// Copies each group's value to the group_size channels it covers.
+void SpreadToChannels(const float* per_group, int64_t groups, int64_t group_size,
+                      float* per_channel) {
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) per_channel[k] = per_group[g];
+  }
+}
+
+// The statistics of one image of p.positions rows of p.channels values: for each group of
+// group_size adjacent channels (1 for instance norm), the mean and the reciprocal standard
+// deviation over its positions and channels, with the biased variance. Written per group into
+// mean and rstd, and per channel into channel_mean and channel_rstd; sum is scratch for
+// p.channels floats. Two passes, the mean and then squares about it, as the tfjs ops do: the
+// one-pass E[x^2] - E[x]^2 loses digits when the mean is large. The per-channel sums come first
+// because that loop vectorises; they are folded into groups after.
+void ImageStatistics(const float* x, const Planes& p, int64_t group_size, float epsilon,
+                     float* sum, float* mean, float* rstd, float* channel_mean,
+                     float* channel_rstd) {
+  const int64_t groups = p.channels / group_size;
+  const float count = static_cast<float>(p.positions * group_size);
+  const auto group_sum = [&](int64_t g) {
+    float total = 0.f;
+    for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) total += sum[k];
+    return total;
+  };
+
+  std::fill(sum, sum + p.channels, 0.f);
+  for (int64_t q = 0; q < p.positions; ++q) {
+    const float* row = x + q * p.channels;
+    for (int64_t k = 0; k < p.channels; ++k) sum[k] += row[k];
+  }
+  for (int64_t g = 0; g < groups; ++g) mean[g] = group_sum(g) / count;
+  SpreadToChannels(mean, groups, group_size, channel_mean);
+
+  std::fill(sum, sum + p.channels, 0.f);
+  for (int64_t q = 0; q < p.positions; ++q) {
+    const float* row = x + q * p.channels;
+    for (int64_t k = 0; k < p.channels; ++k) {
+      const float d = row[k] - channel_mean[k];
+      sum[k] += d * d;
+    }
+  }
+  for (int64_t g = 0; g < groups; ++g) rstd[g] = 1.f / std::sqrt(group_sum(g) / count + epsilon);
+  SpreadToChannels(rstd, groups, group_size, channel_rstd);
+}
+
 class InstanceNormOp : public OpKernel {
  public:
   explicit InstanceNormOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -122,32 +168,17 @@ class InstanceNormOp : public OpKernel {
     float* rstds = rstd->flat<float>().data();
     const float epsilon = epsilon_;
     const bool relu = relu_;
-    const float count = static_cast<float>(p.positions);
     ForImages(ctx, p, 6, [=](int64_t first, int64_t last) {
       std::vector<float> sum(p.channels);
+      std::vector<float> channel_mean(p.channels);
+      std::vector<float> channel_rstd(p.channels);
+      const float* m = channel_mean.data();
+      const float* r = channel_rstd.data();
       for (int64_t i = first; i < last; ++i) {
         const float* xi = xs + i * p.positions * p.channels;
         float* yi = ys + i * p.positions * p.channels;
-        float* m = means + i * p.channels;
-        float* r = rstds + i * p.channels;
-
-        // Two passes for the statistics (the mean, then squares about it), as the tfjs ops do:
-        // the one-pass E[x^2] - E[x]^2 loses digits when the mean is large.
-        std::fill(sum.begin(), sum.end(), 0.f);
-        for (int64_t q = 0; q < p.positions; ++q) {
-          const float* row = xi + q * p.channels;
-          for (int64_t k = 0; k < p.channels; ++k) sum[k] += row[k];
-        }
-        for (int64_t k = 0; k < p.channels; ++k) m[k] = sum[k] / count;
-        std::fill(sum.begin(), sum.end(), 0.f);
-        for (int64_t q = 0; q < p.positions; ++q) {
-          const float* row = xi + q * p.channels;
-          for (int64_t k = 0; k < p.channels; ++k) {
-            const float d = row[k] - m[k];
-            sum[k] += d * d;
-          }
-        }
-        for (int64_t k = 0; k < p.channels; ++k) r[k] = 1.f / std::sqrt(sum[k] / count + epsilon);
+        ImageStatistics(xi, p, 1, epsilon, sum.data(), means + i * p.channels,
+                        rstds + i * p.channels, channel_mean.data(), channel_rstd.data());
 
         for (int64_t q = 0; q < p.positions; ++q) {
           const float* row = xi + q * p.channels;
@@ -359,43 +390,15 @@ class GroupNormSiluOp : public OpKernel {
     float* rstds = rstd->flat<float>().data();
     const int64_t group_size = group_size_;
     const float epsilon = epsilon_;
-    const float count = static_cast<float>(p.positions * group_size);
     ForImages(ctx, p, 30, [=](int64_t first, int64_t last) {
-      // Per-channel sums first (a vectorisable loop), then folded into their groups.
       std::vector<float> sum(p.channels);
       std::vector<float> channel_mean(p.channels);
       std::vector<float> channel_rstd(p.channels);
       for (int64_t i = first; i < last; ++i) {
         const float* xi = xs + i * p.positions * p.channels;
         float* oi = outs + i * p.positions * p.channels;
-        float* m = means + i * groups;
-        float* r = rstds + i * groups;
-
-        std::fill(sum.begin(), sum.end(), 0.f);
-        for (int64_t q = 0; q < p.positions; ++q) {
-          const float* row = xi + q * p.channels;
-          for (int64_t k = 0; k < p.channels; ++k) sum[k] += row[k];
-        }
-        for (int64_t g = 0; g < groups; ++g) {
-          float total = 0.f;
-          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) total += sum[k];
-          m[g] = total / count;
-          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) channel_mean[k] = m[g];
-        }
-        std::fill(sum.begin(), sum.end(), 0.f);
-        for (int64_t q = 0; q < p.positions; ++q) {
-          const float* row = xi + q * p.channels;
-          for (int64_t k = 0; k < p.channels; ++k) {
-            const float d = row[k] - channel_mean[k];
-            sum[k] += d * d;
-          }
-        }
-        for (int64_t g = 0; g < groups; ++g) {
-          float total = 0.f;
-          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) total += sum[k];
-          r[g] = 1.f / std::sqrt(total / count + epsilon);
-          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) channel_rstd[k] = r[g];
-        }
+        ImageStatistics(xi, p, group_size, epsilon, sum.data(), means + i * groups,
+                        rstds + i * groups, channel_mean.data(), channel_rstd.data());
 
         for (int64_t q = 0; q < p.positions; ++q) {
           const float* row = xi + q * p.channels;
@@ -474,12 +477,8 @@ class GroupNormSiluGradOp : public OpKernel {
         const int64_t offset = i * p.positions * p.channels;
         float* sum_dy = partial_beta + i * p.channels;
         float* sum_dy_xhat = partial_gamma + i * p.channels;
-        for (int64_t g = 0; g < groups; ++g) {
-          for (int64_t k = g * group_size; k < (g + 1) * group_size; ++k) {
-            channel_mean[k] = means[i * groups + g];
-            channel_rstd[k] = rstds[i * groups + g];
-          }
-        }
+        SpreadToChannels(means + i * groups, groups, group_size, channel_mean.data());
+        SpreadToChannels(rstds + i * groups, groups, group_size, channel_rstd.data());
 
         std::fill(sum_dy, sum_dy + p.channels, 0.f);
         std::fill(sum_dy_xhat, sum_dy_xhat + p.channels, 0.f);
