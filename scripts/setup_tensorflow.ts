@@ -317,6 +317,7 @@ const buildOps = Effect.fn("setup_tensorflow.buildOps")(function* (
 ) {
   const step = OPS_STEP;
   const out = opsPath(target);
+  say(`setup:tensorflow: compiling ${path.basename(out)}`);
   // The digest of the source as compiled: an edit during the build makes the stamp stale.
   const digest = sourceDigest(NATIVE_OPS_SOURCE);
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
@@ -471,7 +472,6 @@ const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
       return;
     }
     yield* checkTools();
-    say(`setup:tensorflow: compiling ${path.basename(opsPath(target))}`);
     yield* buildOps(yield* downloadWheel(target), target);
     say(`setup:tensorflow: built ${path.relative(ROOT, opsPath(target))}`);
     return;
@@ -496,10 +496,7 @@ const setup = Effect.fn("setup_tensorflow.setup")(function* (flags: Flags) {
   }
   // Stamped before the op library, so that a failure there does not rebuild the addon next time.
   fs.writeFileSync(stampPath, JSON.stringify({ wheel: path.basename(wheel), version }) + "\n");
-  if (!flags.gpu) {
-    say(`setup:tensorflow: compiling ${path.basename(opsPath(target))}`);
-    yield* buildOps(wheel, target);
-  }
+  if (!flags.gpu) yield* buildOps(wheel, target);
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const deps = megabytes(diskUsage(path.join(target.packageDir, "deps")));
